@@ -1,0 +1,168 @@
+// Package collector turns the poller's snapshots into Prometheus metrics. It
+// does no I/O: every scrape reads the latest immutable snapshot of each
+// target, so scraping never calls AWS and two Prometheus servers cost no more
+// API quota than one.
+package collector
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
+)
+
+// Namespace prefixes every metric name.
+const Namespace = "lambda"
+
+// Target names one polled function in every series' labels.
+type Target struct {
+	Function  string // bare function name, also when configured as an ARN
+	Qualifier string // "" when none
+	Region    string
+}
+
+// Operations indexes Snapshot.PollRequests.
+var Operations = [2]string{"ListDurableExecutionsByFunction", "GetDurableExecution"}
+
+// Snapshot is what one target's poller published after its latest poll. It
+// is never modified once published.
+type Snapshot struct {
+	Target
+	// Statuses are the statuses this target exports, in order; the closed set
+	// is always emitted in full, zeros included.
+	Statuses []durable.Status
+	// Primed is set once a poll has succeeded: before that the exporter does
+	// not know the execution counts and emits no gauges for them.
+	Primed             bool
+	InWindow           [durable.NumStatuses]uint64
+	OldestRunningStart float64 // Unix seconds; 0 when nothing runs in the window
+	Finished           [durable.NumStatuses]uint64
+	Durations          [durable.NumStatuses]durable.Histogram
+	PollSuccess        bool
+	PollDuration       float64 // seconds
+	LastSuccess        float64 // Unix seconds; 0 before the first success
+	Tracked            int
+	PollRequests       [len(Operations)]uint64
+	Corrections        uint64
+	Overruns           uint64
+	Invalid            [durable.NumReasons]uint64
+}
+
+// Source hands out the latest snapshot of every target.
+type Source interface {
+	Snapshots() []*Snapshot
+}
+
+var _ prometheus.Collector = (*Collector)(nil)
+
+// Collector exports the snapshots of a Source.
+type Collector struct {
+	src Source
+
+	executions, finished, duration, oldestRunning   *prometheus.Desc
+	pollSuccess, pollDuration, lastSuccess, tracked *prometheus.Desc
+	pollRequests, corrections, overruns, invalid    *prometheus.Desc
+}
+
+// New returns a Collector reading from src.
+func New(src Source) *Collector {
+	labels := []string{"function", "qualifier", "region"}
+	with := func(l ...string) []string { return append(append([]string{}, labels...), l...) }
+	desc := func(sub, name, help string, l []string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName(Namespace, sub, name), help, l, nil)
+	}
+	return &Collector{
+		src: src,
+		executions: desc("durable", "executions",
+			"Durable executions whose StartTimestamp is within the window, by current status, as of the last successful poll.", with("status")),
+		finished: desc("durable", "executions_finished_total",
+			"Durable executions seen reaching a terminal status since the exporter started, each counted once.", with("status")),
+		duration: desc("durable", "execution_duration_seconds",
+			"EndTimestamp minus StartTimestamp of each execution counted in lambda_durable_executions_finished_total.", with("status")),
+		oldestRunning: desc("durable", "execution_oldest_running_start_timestamp_seconds",
+			"StartTimestamp of the oldest RUNNING execution in the window; absent when none runs.", labels),
+		pollSuccess: desc("durable_exporter", "poll_success",
+			"1 when the function's last poll succeeded, else 0.", labels),
+		pollDuration: desc("durable_exporter", "poll_duration_seconds",
+			"How long the function's last poll took.", labels),
+		lastSuccess: desc("durable_exporter", "last_success_timestamp_seconds",
+			"When the function's last successful poll completed.", labels),
+		tracked: desc("durable_exporter", "tracked_executions",
+			"Executions the exporter keeps state for: running ones, terminal ones in the window and recent tombstones.", labels),
+		pollRequests: desc("durable_exporter", "poll_requests",
+			"API requests the function's last successful poll made, by operation (pages and single reads, retries excluded).", with("operation")),
+		corrections: desc("durable_exporter", "resync_corrections_total",
+			"Differences a full re-listing found between its result and the incrementally kept state, and repaired.", labels),
+		overruns: desc("durable_exporter", "poll_overruns_total",
+			"Polls that took longer than the poll interval.", labels),
+		invalid: desc("durable_exporter", "invalid_executions_total",
+			"Executions returned by the API that were not taken as they came, by reason; each execution counted once per reason.", with("reason")),
+	}
+}
+
+// Describe sends every descriptor.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		c.executions, c.finished, c.duration, c.oldestRunning, c.pollSuccess, c.pollDuration,
+		c.lastSuccess, c.tracked, c.pollRequests, c.corrections, c.overruns, c.invalid,
+	} {
+		ch <- d
+	}
+}
+
+// Collect emits the metrics of every target's latest snapshot.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.src.Snapshots() {
+		c.collect(ch, s)
+	}
+}
+
+func (c *Collector) collect(ch chan<- prometheus.Metric, s *Snapshot) {
+	l := []string{s.Function, s.Qualifier, s.Region}
+	gauge := func(d *prometheus.Desc, v float64, extra ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(l, extra...)...)
+	}
+	counter := func(d *prometheus.Desc, v float64, extra ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, append(l, extra...)...)
+	}
+
+	for _, st := range s.Statuses {
+		if s.Primed {
+			gauge(c.executions, float64(s.InWindow[st]), st.String())
+		}
+		if !st.Terminal() {
+			continue
+		}
+		counter(c.finished, float64(s.Finished[st]), st.String())
+		h := &s.Durations[st]
+		buckets := make(map[float64]uint64, len(durable.DurationBuckets))
+		for i, ub := range durable.DurationBuckets {
+			buckets[ub] = h.Counts[i]
+		}
+		ch <- prometheus.MustNewConstHistogram(c.duration, h.Count, h.Sum(), buckets, append(l, st.String())...)
+	}
+	if s.Primed && s.OldestRunningStart > 0 {
+		gauge(c.oldestRunning, s.OldestRunningStart)
+	}
+
+	gauge(c.pollSuccess, boolFloat(s.PollSuccess))
+	gauge(c.pollDuration, s.PollDuration)
+	if s.LastSuccess > 0 {
+		gauge(c.lastSuccess, s.LastSuccess)
+	}
+	gauge(c.tracked, float64(s.Tracked))
+	for i, op := range Operations {
+		gauge(c.pollRequests, float64(s.PollRequests[i]), op)
+	}
+	counter(c.corrections, float64(s.Corrections))
+	counter(c.overruns, float64(s.Overruns))
+	for r := durable.Reason(0); r < durable.NumReasons; r++ {
+		counter(c.invalid, float64(s.Invalid[r]), r.String())
+	}
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,129 @@
+package poller
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
+)
+
+// fakeExec is one execution of the in-memory fake API.
+type fakeExec struct {
+	arn, name  string
+	status     durable.Status
+	start, end int64 // ms
+	visible    int64 // ms; listings show it from then on
+}
+
+// fakeAPI is a small in-memory Source for unit tests of the poller's logic;
+// everything that crosses the SDK is tested against lambdasim over HTTP.
+type fakeAPI struct {
+	function string
+	now      int64
+	execs    []*fakeExec
+	byARN    map[string]*fakeExec
+	rng      *rand.Rand
+	lists    int
+	gets     int
+}
+
+func newFakeAPI(function string, seed uint64) *fakeAPI {
+	return &fakeAPI{function: function, byARN: map[string]*fakeExec{}, rng: rand.New(rand.NewPCG(seed, seed+1))}
+}
+
+func (f *fakeAPI) start(at, visible int64) *fakeExec {
+	n := len(f.execs)
+	e := &fakeExec{
+		arn:    fmt.Sprintf("arn:aws:lambda:us-east-1:123456789012:function:%s:1/durable-execution/run-%d/id-%d", f.function, n, n),
+		name:   fmt.Sprintf("run-%d", n),
+		status: durable.Running, start: at, visible: max(at, visible),
+	}
+	f.execs = append(f.execs, e)
+	f.byARN[e.arn] = e
+	return e
+}
+
+func (f *fakeAPI) end(e *fakeExec, s durable.Status, at int64) {
+	e.status, e.end = s, at
+}
+
+func (f *fakeAPI) toScrape(e *fakeExec) scrape.Execution {
+	return scrape.Execution{
+		ARN: e.arn, Name: e.name, Status: e.status, RawStatus: e.status.String(),
+		FunctionARN: "arn:aws:lambda:us-east-1:123456789012:function:" + f.function + ":1",
+		Start:       e.start, End: e.end,
+	}
+}
+
+// List returns matching visible executions in a random order (the API's
+// sort order is documented both ways; the poller must not care). A page is
+// counted per 1000 items.
+func (f *fakeAPI) List(ctx context.Context, q scrape.Query, visit func(scrape.Execution)) (int, error) {
+	var out []*fakeExec
+	for _, e := range f.execs {
+		if e.visible > f.now {
+			continue
+		}
+		if q.Status != durable.Unknown && e.status != q.Status {
+			continue
+		}
+		if !q.StartedAfter.IsZero() && e.start <= q.StartedAfter.UnixMilli() {
+			continue
+		}
+		if !q.StartedBefore.IsZero() && e.start >= q.StartedBefore.UnixMilli() {
+			continue
+		}
+		if q.ExecutionName != "" && e.name != q.ExecutionName {
+			continue
+		}
+		out = append(out, e)
+	}
+	f.rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	for _, e := range out {
+		visit(f.toScrape(e))
+	}
+	pages := len(out)/1000 + 1
+	f.lists += pages
+	return pages, nil
+}
+
+func (f *fakeAPI) Get(ctx context.Context, arn string) (scrape.Execution, error) {
+	f.gets++
+	e, ok := f.byARN[arn]
+	if !ok {
+		return scrape.Execution{}, scrape.ErrNotFound
+	}
+	return f.toScrape(e), nil
+}
+
+// truth is what an exact exporter must show at time now.
+type truth struct {
+	inWindow  [durable.NumStatuses]uint64
+	finished  [durable.NumStatuses]uint64
+	durations [durable.NumStatuses]durable.Histogram
+	oldest    int64
+}
+
+func (f *fakeAPI) truth(now, baseline int64, window time.Duration) truth {
+	var t truth
+	cut := now - window.Milliseconds()
+	for _, e := range f.execs {
+		if e.visible > now {
+			continue
+		}
+		if e.start >= cut {
+			t.inWindow[e.status]++
+			if e.status == durable.Running && (t.oldest == 0 || e.start < t.oldest) {
+				t.oldest = e.start
+			}
+		}
+		if e.status.Terminal() && e.end >= baseline {
+			t.finished[e.status]++
+			t.durations[e.status].ObserveMillis(e.end - e.start)
+		}
+	}
+	return t
+}

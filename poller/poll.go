@@ -1,0 +1,171 @@
+package poller
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
+)
+
+// Source is what a poller asks of AWS; *scrape.Client implements it.
+type Source interface {
+	List(ctx context.Context, q scrape.Query, visit func(scrape.Execution)) (int, error)
+	Get(ctx context.Context, arn string) (scrape.Execution, error)
+}
+
+// Indexes of per-poll request counts.
+const (
+	reqList = 0
+	reqGet  = 1
+)
+
+// costs say what a request costs in seconds of quota, to choose between
+// reading vanished executions one by one and listing their start range.
+type costs struct {
+	pageSize          int
+	listRate, getRate float64
+}
+
+// gather runs the listings of one poll starting at now and returns what they
+// saw. It reads the tracker but does not change it.
+func gather(ctx context.Context, src Source, t *tracker, spec *Spec, now int64, full bool, c costs) (*batch, [2]uint64, error) {
+	b := &batch{full: full}
+	var req [2]uint64
+	base := scrape.Query{FunctionName: spec.APIName, Qualifier: spec.Qualifier, ExecutionName: spec.ExecutionName}
+	seen := make(map[uint64]struct{})
+
+	list := func(q scrape.Query, window bool) error {
+		v := &validator{function: spec.Function, b: b, seen: make(map[uint64]struct{})}
+		n, err := src.List(ctx, q, func(e scrape.Execution) {
+			h, _ := v.observe(e)
+			if h == 0 {
+				return
+			}
+			seen[h] = struct{}{}
+			if window {
+				b.windowSeen[h] = struct{}{}
+			}
+		})
+		req[reqList] += uint64(n)
+		return err
+	}
+
+	// Every running execution, whatever its age: long runners that started
+	// before the window must still be seen ending.
+	q := base
+	q.Status = durable.Running
+	if err := list(q, false); err != nil {
+		return nil, req, err
+	}
+
+	q = base
+	if full {
+		// The whole window (plus the overlap the state keeps), all statuses
+		// in one listing, or one listing per exported terminal status when
+		// the target exports only some (the API takes one status a request).
+		b.listedAfter = t.coverage(now)
+		b.windowSeen = make(map[uint64]struct{})
+		q.StartedAfter = time.UnixMilli(b.listedAfter - 1)
+		if t.exportsAll() {
+			for _, s := range durable.Known {
+				b.listedStatuses[s] = true
+			}
+			if err := list(q, true); err != nil {
+				return nil, req, err
+			}
+		} else {
+			for _, s := range durable.Terminals {
+				if !t.exported[s] {
+					continue
+				}
+				b.listedStatuses[s] = true
+				q.Status = s
+				if err := list(q, true); err != nil {
+					return nil, req, err
+				}
+			}
+		}
+	} else {
+		// Everything that started since the last successful poll, and an
+		// overlap before it for executions that become visible late.
+		q.StartedAfter = time.UnixMilli(t.lastSuccess - t.overlap)
+		if err := list(q, false); err != nil {
+			return nil, req, err
+		}
+	}
+
+	if err := resolveVanished(ctx, src, t, spec, b, base, seen, &req, c); err != nil {
+		return nil, req, err
+	}
+	return b, req, nil
+}
+
+// resolveVanished learns how the running executions that no listing returned
+// ended: with one GetDurableExecution each, or with one listing of their
+// start range when that costs fewer seconds of quota.
+func resolveVanished(ctx context.Context, src Source, t *tracker, spec *Spec, b *batch, base scrape.Query,
+	seen map[uint64]struct{}, req *[2]uint64, c costs) error {
+	van := t.vanished(seen)
+	if len(van) == 0 {
+		return nil
+	}
+	slices.SortFunc(van, func(a, b runRec) int { return cmp.Compare(a.start, b.start) })
+	from, to := van[0].start, van[len(van)-1].start
+	pages := t.estimate(from, to)/max(c.pageSize, 1) + 1
+	if c.listRate > 0 && c.getRate > 0 && float64(pages)/c.listRate < float64(len(van))/c.getRate {
+		want := make(map[uint64]struct{}, len(van))
+		for _, r := range van {
+			want[hashARN(r.arn)] = struct{}{}
+		}
+		q := base
+		q.StartedAfter = time.UnixMilli(from - 1)
+		q.StartedBefore = time.UnixMilli(to + 1)
+		// Only the vanished executions are taken from this listing: the rest
+		// of the range can lie outside the state's coverage.
+		tmp := &batch{}
+		v := &validator{function: spec.Function, b: tmp, seen: make(map[uint64]struct{})}
+		n, err := src.List(ctx, q, func(e scrape.Execution) { v.observe(e) })
+		req[reqList] += uint64(n)
+		if err != nil {
+			return err
+		}
+		for _, o := range tmp.items {
+			if _, ok := want[o.hash]; ok {
+				b.items = append(b.items, o)
+				delete(want, o.hash)
+			}
+		}
+		van = slices.DeleteFunc(van, func(r runRec) bool {
+			_, still := want[hashARN(r.arn)]
+			return !still
+		})
+	}
+	v := &validator{function: spec.Function, b: b}
+	for _, r := range van {
+		e, err := src.Get(ctx, r.arn)
+		req[reqGet]++
+		if errors.Is(err, scrape.ErrNotFound) {
+			b.gone = append(b.gone, hashARN(r.arn))
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read back ended execution: %w", err)
+		}
+		v.observe(e)
+	}
+	return nil
+}
+
+func (t *tracker) exportsAll() bool {
+	for _, s := range durable.Known {
+		if !t.exported[s] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,401 @@
+package poller
+
+import (
+	"hash/maphash"
+	"strings"
+
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/collector"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
+)
+
+// How the tracker decides what counts
+//
+// An execution is identified by a 64-bit hash of its ARN. The tracker keeps:
+//   - running: every execution last seen RUNNING, whatever its age, with its
+//     ARN (needed to read it back when it leaves the RUNNING listing);
+//   - done: one compact record (start, status) per terminal execution whose
+//     start lies within the window plus the overlap, for the status gauges
+//     and so that a terminal execution listed again is never counted twice;
+//   - tomb: hashes of terminal executions outside that range that were
+//     settled recently (long runners that ended), kept a little while in
+//     case a lagging RUNNING listing shows them again.
+//
+// A terminal execution is counted in finished_total exactly when it is seen
+// terminal for the first time (it is in neither done nor tomb) and its
+// EndTimestamp is not before the baseline, the start of the target's first
+// successful poll: executions that had ended before the exporter started
+// watching are not counted, so a restart never produces a burst. (Between
+// the process start and that first poll nothing can be seen: a long runner
+// that ends then was never observed running.) Terminal statuses are final, so a
+// RUNNING sighting never undoes a terminal one.
+
+var hashSeed = maphash.MakeSeed()
+
+func hashARN(arn string) uint64 { return maphash.String(hashSeed, arn) }
+
+type runRec struct {
+	arn   string
+	start int64
+}
+
+type doneRec struct {
+	start  int64
+	status durable.Status
+}
+
+// obs is one listed execution, validated and reduced to what the tracker
+// needs. The ARN is kept only for RUNNING executions.
+type obs struct {
+	hash       uint64
+	status     durable.Status
+	start, end int64
+	arn        string
+}
+
+// invalidNote is one invalid execution seen in a poll, reported once.
+type invalidNote struct {
+	key    uint64
+	reason durable.Reason
+	arn    string
+	detail string
+}
+
+// batch gathers everything one poll saw; the tracker applies it only when
+// the whole poll succeeded, so a failed poll changes nothing.
+type batch struct {
+	full bool
+	// listedAfter is the lower StartTimestamp bound of the window listing of
+	// a full poll; terminal executions in done that start later must have
+	// been listed, or they are phantoms.
+	listedAfter int64
+	// listedStatuses says which statuses the window listing covered.
+	listedStatuses [durable.NumStatuses]bool
+	windowSeen     map[uint64]struct{}
+	items          []obs
+	gone           []uint64 // running executions the API no longer knows
+	invalid        []invalidNote
+}
+
+// tracker is the state of one target between polls. It is owned by the
+// target's poll goroutine; nothing else reads it.
+type tracker struct {
+	exported [durable.NumStatuses]bool
+	window   int64 // ms
+	overlap  int64 // ms
+	tombTTL  int64 // ms
+
+	baseline    int64 // ms
+	primed      bool
+	needFull    bool
+	lastSuccess int64 // ms, start of the last successful poll
+	lastFull    int64 // ms
+
+	running map[uint64]runRec
+	done    map[uint64]doneRec
+	tomb    map[uint64]int64 // hash -> expiry (ms)
+	flagged map[uint64]int64 // invalid-report keys -> expiry (ms)
+
+	finished    [durable.NumStatuses]uint64
+	durations   [durable.NumStatuses]durable.Histogram
+	invalid     [durable.NumReasons]uint64
+	corrections uint64
+
+	// Gauges as of the last successful poll.
+	inWindow      [durable.NumStatuses]uint64
+	oldestRunning int64
+}
+
+func newTracker() *tracker {
+	return &tracker{
+		running: make(map[uint64]runRec),
+		done:    make(map[uint64]doneRec),
+		tomb:    make(map[uint64]int64),
+		flagged: make(map[uint64]int64),
+	}
+}
+
+// configure applies a target's settings; a change of window or statuses
+// makes the next poll a full one.
+func (t *tracker) configure(statuses []durable.Status, window, overlap, interval int64) {
+	var exp [durable.NumStatuses]bool
+	for _, s := range statuses {
+		exp[s] = true
+	}
+	if exp != t.exported || window != t.window || overlap != t.overlap {
+		t.needFull = true
+	}
+	t.exported, t.window, t.overlap = exp, window, overlap
+	t.tombTTL = overlap + 3*interval
+}
+
+// coverage is the earliest StartTimestamp that done keeps at time now.
+func (t *tracker) coverage(now int64) int64 { return now - t.window - t.overlap }
+
+// wantFull says whether the poll starting at now must list the whole window.
+func (t *tracker) wantFull(now, resync int64) bool {
+	return !t.primed || t.needFull || (resync > 0 && now-t.lastFull >= resync)
+}
+
+// vanished returns the running executions that no listing of this poll
+// mentioned: they have ended (or the listing lags) and must be read back.
+func (t *tracker) vanished(seen map[uint64]struct{}) []runRec {
+	var out []runRec
+	for h, r := range t.running {
+		if _, ok := seen[h]; !ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// estimate counts the executions the tracker knows of with a start in
+// [from, to]: the size of a range listing over that span.
+func (t *tracker) estimate(from, to int64) int {
+	n := 0
+	for _, d := range t.done {
+		if d.start >= from && d.start <= to {
+			n++
+		}
+	}
+	for _, r := range t.running {
+		if r.start >= from && r.start <= to {
+			n++
+		}
+	}
+	return n
+}
+
+// apply folds a successful poll that started at now into the state.
+func (t *tracker) apply(b *batch, now int64) {
+	if !t.primed {
+		t.baseline = now
+	}
+	if b.full && t.primed {
+		t.dropPhantoms(b)
+	}
+	for _, n := range b.invalid {
+		t.flag(n.key, n.reason, now)
+	}
+	// In a full poll, an execution unknown to the state that started before
+	// what the last incremental listing covered is drift: a correction.
+	missedBefore := int64(-1 << 62)
+	if b.full && t.primed {
+		missedBefore = t.lastSuccess - t.overlap
+	}
+	for i := range b.items {
+		if o := &b.items[i]; o.status.Terminal() {
+			_, wasRunning := t.running[o.hash]
+			delete(t.running, o.hash)
+			t.settle(o, now, !wasRunning && o.start < missedBefore)
+		}
+	}
+	for i := range b.items {
+		o := &b.items[i]
+		if o.status != durable.Running {
+			continue
+		}
+		if _, ok := t.done[o.hash]; ok {
+			continue
+		}
+		if _, ok := t.tomb[o.hash]; ok {
+			continue
+		}
+		if _, ok := t.running[o.hash]; !ok && o.start < missedBefore {
+			t.corrections++
+		}
+		t.running[o.hash] = runRec{arn: o.arn, start: o.start}
+	}
+	for _, h := range b.gone {
+		delete(t.running, h)
+		t.flag(h, durable.NotFound, now)
+	}
+	t.evict(now)
+	t.recount(now)
+	t.primed = true
+	t.lastSuccess = now
+	if b.full {
+		t.lastFull = now
+		t.needFull = false
+	}
+}
+
+// settle records a terminal execution and counts it if this is the first
+// time it is seen terminal and it ended after the baseline; missed says that
+// a full poll found what the incremental ones should have seen.
+func (t *tracker) settle(o *obs, now int64, missed bool) {
+	if _, ok := t.done[o.hash]; ok {
+		return
+	}
+	cov := t.coverage(now)
+	if _, ok := t.tomb[o.hash]; ok {
+		if o.start >= cov {
+			delete(t.tomb, o.hash)
+			t.done[o.hash] = doneRec{start: o.start, status: o.status}
+		}
+		return
+	}
+	if o.start >= cov {
+		t.done[o.hash] = doneRec{start: o.start, status: o.status}
+	} else {
+		t.tomb[o.hash] = now + t.tombTTL
+	}
+	if missed {
+		t.corrections++
+	}
+	ended := o.end >= t.baseline || (o.end == 0 && t.primed)
+	if !ended || !t.exported[o.status] {
+		return
+	}
+	t.finished[o.status]++
+	if o.end > 0 && o.end >= o.start {
+		t.durations[o.status].ObserveMillis(o.end - o.start)
+	}
+}
+
+// dropPhantoms removes terminal executions that a full window listing should
+// have returned and did not. They go to tomb, not away: if they show up
+// again they return to the gauges but are never counted a second time.
+func (t *tracker) dropPhantoms(b *batch) {
+	for h, d := range t.done {
+		if d.start <= b.listedAfter+1000 || !b.listedStatuses[d.status] {
+			continue
+		}
+		if _, ok := b.windowSeen[h]; !ok {
+			delete(t.done, h)
+			t.tomb[h] = d.start + t.window + t.overlap
+			t.corrections++
+		}
+	}
+}
+
+func (t *tracker) flag(key uint64, r durable.Reason, now int64) {
+	key ^= uint64(r) << 56
+	if _, ok := t.flagged[key]; ok {
+		return
+	}
+	t.flagged[key] = now + t.window + t.overlap
+	t.invalid[r]++
+}
+
+// evict forgets what can no longer be listed again.
+func (t *tracker) evict(now int64) {
+	cov := t.coverage(now)
+	for h, d := range t.done {
+		if d.start < cov {
+			delete(t.done, h)
+		}
+	}
+	for h, exp := range t.tomb {
+		if exp < now {
+			delete(t.tomb, h)
+		}
+	}
+	for h, exp := range t.flagged {
+		if exp < now {
+			delete(t.flagged, h)
+		}
+	}
+}
+
+// recount computes the gauges for the window ending at now.
+func (t *tracker) recount(now int64) {
+	cut := now - t.window
+	var c [durable.NumStatuses]uint64
+	for _, d := range t.done {
+		if d.start >= cut {
+			c[d.status]++
+		}
+	}
+	oldest := int64(0)
+	for _, r := range t.running {
+		if r.start >= cut {
+			c[durable.Running]++
+			if oldest == 0 || r.start < oldest {
+				oldest = r.start
+			}
+		}
+	}
+	t.inWindow, t.oldestRunning = c, oldest
+}
+
+// fill copies the tracker's numbers into a snapshot.
+func (t *tracker) fill(s *collector.Snapshot) {
+	s.Primed = t.primed
+	s.InWindow = t.inWindow
+	if t.oldestRunning > 0 {
+		s.OldestRunningStart = float64(t.oldestRunning) / 1000
+	}
+	s.Finished = t.finished
+	s.Durations = t.durations
+	s.Invalid = t.invalid
+	s.Corrections = t.corrections
+	s.Tracked = len(t.running) + len(t.done) + len(t.tomb)
+}
+
+// validator turns scrape.Executions into observations for one target.
+type validator struct {
+	function string // bare function name
+	b        *batch
+	seen     map[uint64]struct{} // this listing's hashes, for duplicates
+}
+
+// observe validates e and adds it to the batch; it returns the hash, or
+// false when the execution cannot be used.
+func (v *validator) observe(e scrape.Execution) (uint64, bool) {
+	if e.ARN == "" {
+		v.note(hashARN(e.Name+"\x00"+e.FunctionARN+"\x00"+e.RawStatus), durable.MissingARN, e, "")
+		return 0, false
+	}
+	h := hashARN(e.ARN)
+	if fn := functionOf(e); fn != "" && fn != v.function {
+		v.note(h, durable.ForeignFunction, e, "function "+fn)
+		return 0, false
+	}
+	if v.seen != nil {
+		if _, dup := v.seen[h]; dup {
+			v.note(h, durable.DuplicateInListing, e, "")
+			return h, false
+		}
+		v.seen[h] = struct{}{}
+	}
+	if e.Start <= 0 {
+		v.note(h, durable.MissingStart, e, "")
+		return 0, false
+	}
+	switch {
+	case e.Status == durable.Unknown:
+		v.note(h, durable.UnknownStatus, e, "status "+e.RawStatus)
+		return h, false
+	case e.Status.Terminal() && e.End == 0:
+		v.note(h, durable.MissingEnd, e, "")
+	case e.Status.Terminal() && e.End < e.Start:
+		v.note(h, durable.EndBeforeStart, e, "")
+	}
+	o := obs{hash: h, status: e.Status, start: e.Start, end: e.End}
+	if e.Status == durable.Running {
+		o.arn = e.ARN
+	}
+	v.b.items = append(v.b.items, o)
+	return h, true
+}
+
+func (v *validator) note(key uint64, r durable.Reason, e scrape.Execution, detail string) {
+	v.b.invalid = append(v.b.invalid, invalidNote{key: key, reason: r, arn: e.ARN, detail: detail})
+}
+
+// functionOf returns the bare function name an execution belongs to, from
+// its FunctionArn or else its own ARN; "" when neither says.
+func functionOf(e scrape.Execution) string {
+	for _, arn := range []string{e.FunctionARN, e.ARN} {
+		// arn:aws:lambda:REGION:ACCOUNT:function:NAME[:VERSION][/durable-execution/...]
+		if i := strings.Index(arn, ":function:"); i >= 0 {
+			rest := arn[i+len(":function:"):]
+			if j := strings.IndexAny(rest, ":/"); j >= 0 {
+				rest = rest[:j]
+			}
+			return rest
+		}
+	}
+	return ""
+}

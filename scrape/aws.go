@@ -1,0 +1,306 @@
+package scrape
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+)
+
+// Outcomes of one HTTP attempt, as api_requests_total labels them.
+const (
+	OutcomeSuccess   = "success"
+	OutcomeThrottled = "throttled"
+	OutcomeError     = "error"
+)
+
+// Metrics is the scraper's own cumulative instrumentation.
+type Metrics struct {
+	Requests *prometheus.CounterVec
+}
+
+// NewMetrics builds the request counter with every (operation, outcome) pair
+// present from the start, so a missing series never stands in for zero.
+func NewMetrics(namespace string) *Metrics {
+	m := &Metrics{Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace,
+		Subsystem: "exporter",
+		Name:      "api_requests_total",
+		Help:      "HTTP requests sent to the Lambda API, retries included, by operation and outcome (success, throttled, error).",
+	}, []string{"operation", "outcome"})}
+	for _, op := range []string{OpList, OpGet} {
+		for _, o := range []string{OutcomeSuccess, OutcomeThrottled, OutcomeError} {
+			m.Requests.WithLabelValues(op, o)
+		}
+	}
+	return m
+}
+
+// Limits are the client-side request budgets of one account and region.
+// AWS allows 15 list and 30 get requests per second per account and region;
+// the defaults stay below that so other tools keep some headroom.
+type Limits struct {
+	ListPerSecond float64
+	GetPerSecond  float64
+}
+
+// Limiters hands out one pair of rate limiters per account and region, shared
+// by every function polled there.
+type Limiters struct {
+	limits Limits
+	mu     sync.Mutex
+	m      map[string]*accountLimiter
+}
+
+// NewLimiters returns an empty set of limiters with the given budgets.
+func NewLimiters(l Limits) *Limiters {
+	return &Limiters{limits: l, m: make(map[string]*accountLimiter)}
+}
+
+func (l *Limiters) get(key string) *accountLimiter {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a, ok := l.m[key]
+	if !ok {
+		a = &accountLimiter{list: newGate(l.limits.ListPerSecond), get: newGate(l.limits.GetPerSecond)}
+		l.m[key] = a
+	}
+	return a
+}
+
+type accountLimiter struct{ list, get *gate }
+
+func (a *accountLimiter) forOp(op string) *gate {
+	if op == OpGet {
+		return a.get
+	}
+	return a.list
+}
+
+// gate is a token bucket that a throttle answer can also close for a while,
+// so that after a 429 every poller of that account waits out the
+// Retry-After together instead of retrying in a herd.
+type gate struct {
+	lim   *rate.Limiter
+	mu    sync.Mutex
+	until time.Time
+}
+
+func newGate(perSecond float64) *gate {
+	if perSecond <= 0 {
+		return &gate{lim: rate.NewLimiter(rate.Inf, 0)}
+	}
+	burst := int(perSecond)
+	if burst < 1 {
+		burst = 1
+	}
+	return &gate{lim: rate.NewLimiter(rate.Limit(perSecond), burst)}
+}
+
+func (g *gate) wait(ctx context.Context) error {
+	for {
+		g.mu.Lock()
+		d := time.Until(g.until)
+		g.mu.Unlock()
+		if d <= 0 {
+			return g.lim.Wait(ctx)
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func (g *gate) pause(d time.Duration) {
+	g.mu.Lock()
+	if u := time.Now().Add(d); u.After(g.until) {
+		g.until = u
+	}
+	g.mu.Unlock()
+}
+
+// transport rate-limits and counts every HTTP attempt the SDK makes,
+// retries included.
+type transport struct {
+	next    aws.HTTPClient
+	limiter *accountLimiter
+	metrics *Metrics
+}
+
+func (t *transport) Do(r *http.Request) (*http.Response, error) {
+	op := awsmiddleware.GetOperationName(r.Context())
+	g := t.limiter.forOp(op)
+	if err := g.wait(r.Context()); err != nil {
+		return nil, err
+	}
+	resp, err := t.next.Do(r)
+	outcome := OutcomeSuccess
+	switch {
+	case err != nil:
+		outcome = OutcomeError
+	case resp.StatusCode == http.StatusTooManyRequests:
+		outcome = OutcomeThrottled
+		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After")); ok {
+			g.pause(d)
+		}
+	case resp.StatusCode >= 300:
+		outcome = OutcomeError
+	}
+	if t.metrics != nil && op != "" {
+		t.metrics.Requests.WithLabelValues(op, outcome).Inc()
+	}
+	return resp, err
+}
+
+// parseRetryAfter reads a Retry-After value in seconds or as an HTTP date.
+// Values are capped at five minutes so a bad header cannot stall polling.
+func parseRetryAfter(v string) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	var d time.Duration
+	if s, err := strconv.ParseFloat(v, 64); err == nil {
+		if s < 0 {
+			return 0, false
+		}
+		d = time.Duration(s * float64(time.Second))
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = time.Until(t)
+	} else {
+		return 0, false
+	}
+	if d < 0 {
+		d = 0
+	}
+	return min(d, 5*time.Minute), true
+}
+
+// backoff is exponential with full jitter, but never shorter than the
+// Retry-After the service asked for.
+type backoff struct {
+	base, max time.Duration
+}
+
+func (b backoff) BackoffDelay(attempt int, err error) (time.Duration, error) {
+	ceil := b.max
+	if attempt < 30 {
+		ceil = min(b.max, b.base<<attempt)
+	}
+	d := time.Duration(rand.Int64N(int64(ceil) + 1))
+	if ra, ok := retryAfter(err); ok && ra > d {
+		// A little jitter on top so that pollers released together spread out.
+		d = ra + time.Duration(rand.Int64N(int64(ra/10)+1))
+	}
+	return d, nil
+}
+
+func retryAfter(err error) (time.Duration, bool) {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		if d, ok := parseRetryAfter(re.Response.Header.Get("Retry-After")); ok {
+			return d, true
+		}
+	}
+	var tm *types.TooManyRequestsException
+	if errors.As(err, &tm) && tm.RetryAfterSeconds != nil {
+		return parseRetryAfter(*tm.RetryAfterSeconds)
+	}
+	return 0, false
+}
+
+// PoolOptions configures the SDK clients of a Pool.
+type PoolOptions struct {
+	Endpoint    string // overrides the SDK's endpoint resolution when set
+	PageSize    int
+	MaxAttempts int           // per request, retries included; default 6
+	BaseBackoff time.Duration // default 200ms
+	MaxBackoff  time.Duration // default 20s
+	Limits      Limits
+	Metrics     *Metrics
+	HTTPTimeout time.Duration // per HTTP attempt; default 30s
+}
+
+// Pool caches one SDK client per account and region. All clients of an
+// account and region share the same rate limiters.
+type Pool struct {
+	base     aws.Config
+	opts     PoolOptions
+	limiters *Limiters
+	mu       sync.Mutex
+	clients  map[string]*Client
+}
+
+// NewPool returns a Pool whose clients start from base (credentials, region,
+// endpoint variables from the SDK's default chain).
+func NewPool(base aws.Config, o PoolOptions) *Pool {
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 6
+	}
+	if o.BaseBackoff <= 0 {
+		o.BaseBackoff = 200 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 20 * time.Second
+	}
+	if o.HTTPTimeout <= 0 {
+		o.HTTPTimeout = 30 * time.Second
+	}
+	return &Pool{base: base, opts: o, limiters: NewLimiters(o.Limits), clients: make(map[string]*Client)}
+}
+
+// DefaultRegion is the region clients use when a target names none.
+func (p *Pool) DefaultRegion() string { return p.base.Region }
+
+// Client returns the client for an account and region; an empty region means
+// the default one.
+func (p *Pool) Client(account, region string) *Client {
+	if region == "" {
+		region = p.base.Region
+	}
+	key := account + "/" + region
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.clients[key]; ok {
+		return c
+	}
+	tr := &transport{
+		next:    awshttp.NewBuildableClient().WithTimeout(p.opts.HTTPTimeout),
+		limiter: p.limiters.get(key),
+		metrics: p.opts.Metrics,
+	}
+	o := p.opts
+	api := lambda.NewFromConfig(p.base, func(lo *lambda.Options) {
+		lo.Region = region
+		lo.HTTPClient = tr
+		if o.Endpoint != "" {
+			lo.BaseEndpoint = aws.String(o.Endpoint)
+		}
+		lo.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+			so.MaxAttempts = o.MaxAttempts
+			so.MaxBackoff = o.MaxBackoff
+			so.Backoff = backoff{base: o.BaseBackoff, max: o.MaxBackoff}
+			// The shared limiters and Retry-After pacing do this job.
+			so.RateLimiter = ratelimit.None
+		})
+	})
+	c := NewClient(api, o.PageSize)
+	p.clients[key] = c
+	return c
+}
