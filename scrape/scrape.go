@@ -57,6 +57,9 @@ type Query struct {
 	Status        durable.Status // Unknown = every status; the API takes at most one
 	StartedAfter  time.Time      // zero = no lower bound
 	StartedBefore time.Time      // zero = no upper bound
+	// ReverseOrder is passed on as is; the API documents its meaning both
+	// ways, so nothing may depend on the order of results.
+	ReverseOrder bool
 }
 
 // API is the part of the Lambda SDK client that the exporter uses.
@@ -102,6 +105,9 @@ func (c *Client) List(ctx context.Context, q Query, visit func(Execution)) (int,
 	}
 	if !q.StartedBefore.IsZero() {
 		in.StartedBefore = aws.Time(q.StartedBefore)
+	}
+	if q.ReverseOrder {
+		in.ReverseOrder = aws.Bool(true)
 	}
 	p := lambda.NewListDurableExecutionsByFunctionPaginator(c.api, in,
 		func(o *lambda.ListDurableExecutionsByFunctionPaginatorOptions) { o.Limit = c.pageSize })

@@ -1,0 +1,323 @@
+// Command lambda-durable-exporter exports AWS Lambda durable executions as
+// Prometheus metrics. This file is wiring only: flags, logger, config, AWS
+// client, registry, HTTP server and signals.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/collector"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/config"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/lambdasim"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/poller"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
+)
+
+const program = "lambda-durable-exporter"
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	app := kingpin.New(program, "Prometheus exporter for AWS Lambda durable executions.")
+	var configSet bool
+	configFile := app.Flag("config.file", "Path to the configuration file.").Default("config.yaml").IsSetByUser(&configSet).String()
+	configCheck := app.Flag("config.check", "Validate the configuration file and exit.").Bool()
+	metricsPath := app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+	maxRequests := app.Flag("web.max-requests", "Maximum number of concurrent scrapes of the metrics path; 0 means no limit.").Default("40").Int()
+	demo := app.Flag("demo", "Run against a simulated Lambda API with a live workload, on loopback; no AWS account needed.").Bool()
+	toolkitFlags := kingpinflag.AddFlags(app, ":9897")
+	logConfig := &promslog.Config{}
+	promslogflag.AddFlags(app, logConfig)
+	app.Version(version.Print(program))
+	app.HelpFlag.Short('h')
+	if _, err := app.Parse(os.Args[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", program, err)
+		return 2
+	}
+	logger := promslog.New(logConfig)
+
+	if *configCheck {
+		if _, err := config.Load(*configFile); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", program, err)
+			return 1
+		}
+		fmt.Fprintf(os.Stdout, "%s: configuration %q is valid\n", program, *configFile)
+		return 0
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	load := func() (*config.Config, error) { return config.Load(*configFile) }
+	var awsOpts []func(*awsconfig.LoadOptions) error
+	if *demo {
+		url, shutdown, err := startDemo(ctx, logger)
+		if err != nil {
+			logger.Error("cannot start the simulated Lambda API", "err", err)
+			return 1
+		}
+		defer shutdown(context.Background())
+		if !configSet {
+			load = func() (*config.Config, error) { return config.Parse([]byte(demoYAML)) }
+		}
+		inner := load
+		load = func() (*config.Config, error) {
+			c, err := inner()
+			if err == nil {
+				c.Endpoint = url
+			}
+			return c, err
+		}
+		awsOpts = append(awsOpts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("DEMOACCESSKEY", "demo-secret", "")))
+	}
+
+	cfg, err := load()
+	if err != nil {
+		logger.Error("invalid configuration", "file", *configFile, "err", err)
+		return 1
+	}
+	if cfg.Region != "" {
+		awsOpts = append(awsOpts, awsconfig.WithRegion(cfg.Region))
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsOpts...)
+	if err != nil {
+		logger.Error("cannot load AWS configuration", "err", err)
+		return 1
+	}
+	if err := checkRegions(cfg, awsCfg.Region); err != nil {
+		logger.Error("invalid configuration", "file", *configFile, "err", err)
+		return 1
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector("lambda_durable_exporter"),
+	)
+	scrapeMetrics := scrape.NewMetrics("lambda_durable")
+	reloads := newReloadMetrics()
+	reg.MustRegister(scrapeMetrics.Requests, reloads.ok, reloads.when)
+
+	newPool := func(c *config.Config) *scrape.Pool {
+		return scrape.NewPool(awsCfg, scrape.PoolOptions{
+			Endpoint: c.Endpoint,
+			PageSize: c.PageSize,
+			Limits:   scrape.Limits{ListPerSecond: c.ListRequestsPerSecond, GetPerSecond: c.GetRequestsPerSecond},
+			Metrics:  scrapeMetrics,
+		})
+	}
+	pool := newPool(cfg)
+	mgr := poller.NewManager(logger, func(account, region string) poller.Source { return pool.Client(account, region) }, nil)
+	reg.MustRegister(collector.New(mgr))
+	mgr.Apply(ctx, settingsOf(cfg), specsOf(cfg, awsCfg.Region))
+	reloads.success()
+	logger.Info("starting", "version", version.Info(), "functions", len(cfg.Functions), "interval", cfg.Interval, "window", cfg.Window)
+
+	reloadConfig := func() error {
+		c, err := load()
+		if err == nil {
+			err = checkRegions(c, awsCfg.Region)
+		}
+		if err != nil {
+			reloads.failure()
+			logger.Error("reload failed; keeping the running configuration", "file", *configFile, "err", err)
+			return err
+		}
+		// Limits and endpoint live in the pool; a new pool starts with fresh
+		// buckets, while the trackers (and so the counts) stay.
+		pool = newPool(c)
+		mgr.Apply(ctx, settingsOf(c), specsOf(c, awsCfg.Region))
+		reloads.success()
+		logger.Info("configuration reloaded", "file", *configFile, "functions", len(c.Functions))
+		return nil
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle(*metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:            slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		MaxRequestsInFlight: *maxRequests,
+		Registry:            reg,
+	}))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "Healthy")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !mgr.Ready() {
+			http.Error(w, "Not ready: waiting for the first successful poll of every function", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready")
+	})
+	reloadCh := make(chan chan error)
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "This endpoint requires a POST request.", http.StatusMethodNotAllowed)
+			return
+		}
+		res := make(chan error, 1)
+		select {
+		case reloadCh <- res:
+		case <-r.Context().Done():
+			return
+		}
+		if err := <-res; err != nil {
+			http.Error(w, fmt.Sprintf("failed to reload config: %v", err), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "Reloaded")
+	})
+	if *metricsPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        program,
+			Description: "Prometheus exporter for AWS Lambda durable executions",
+			Version:     version.Info(),
+			Links: []web.LandingLinks{
+				{Address: *metricsPath, Text: "Metrics"},
+				{Address: "/-/healthy", Text: "Health"},
+				{Address: "/-/ready", Text: "Readiness"},
+			},
+		})
+		if err != nil {
+			logger.Error("cannot build the landing page", "err", err)
+			return 1
+		}
+		mux.Handle("/", landing)
+	}
+
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- web.ListenAndServe(srv, toolkitFlags, logger) }()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	code := 0
+loop:
+	for {
+		select {
+		case <-hup:
+			_ = reloadConfig()
+		case res := <-reloadCh:
+			res <- reloadConfig()
+		case err := <-serveErr:
+			if !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("HTTP server failed", "err", err)
+				code = 1
+			}
+			break loop
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	logger.Info("shutting down")
+	stop()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		logger.Error("HTTP shutdown", "err", err)
+	}
+	mgr.Wait()
+	return code
+}
+
+// settingsOf maps the configuration to the poller's settings.
+func settingsOf(c *config.Config) poller.Settings {
+	return poller.Settings{
+		Interval:       c.Interval,
+		Overlap:        c.Overlap,
+		Resync:         c.ResyncInterval,
+		PageSize:       c.PageSize,
+		MaxConcurrency: c.MaxConcurrency,
+		ListRate:       c.ListRequestsPerSecond,
+		GetRate:        c.GetRequestsPerSecond,
+	}
+}
+
+// checkRegions makes sure every function has a region to be polled in.
+func checkRegions(c *config.Config, sdkRegion string) error {
+	var errs []error
+	for i, f := range c.Functions {
+		if f.Region == "" && sdkRegion == "" {
+			errs = append(errs, fmt.Errorf("functions[%d] (%s): no region: set region in the config file, use a full ARN, or set AWS_REGION", i, f.Name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// reloadMetrics are the exporter's own configuration reload metrics.
+type reloadMetrics struct{ ok, when prometheus.Gauge }
+
+func newReloadMetrics() *reloadMetrics {
+	return &reloadMetrics{
+		ok: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "lambda_durable", Subsystem: "exporter", Name: "config_last_reload_successful",
+			Help: "1 when the last configuration (re)load succeeded, else 0.",
+		}),
+		when: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "lambda_durable", Subsystem: "exporter", Name: "config_last_reload_success_timestamp_seconds",
+			Help: "When the configuration was last (re)loaded successfully.",
+		}),
+	}
+}
+
+func (r *reloadMetrics) success() { r.ok.Set(1); r.when.SetToCurrentTime() }
+func (r *reloadMetrics) failure() { r.ok.Set(0) }
+
+// startDemo serves a simulated Lambda API with a live workload on loopback.
+func startDemo(ctx context.Context, logger *slog.Logger) (string, func(context.Context) error, error) {
+	sim := lambdasim.New(lambdasim.Options{Region: "us-east-1", AccountID: "123456789012"})
+	url, shutdown, err := lambdasim.Listen("127.0.0.1:0", sim)
+	if err != nil {
+		return "", nil, err
+	}
+	go sim.RunWorkload(ctx, lambdasim.Workload{Functions: demoFunctions})
+	logger.Info("demo mode: simulated Lambda durable API with a live workload", "endpoint", url)
+	return url, shutdown, nil
+}
+
+var demoFunctions = []string{"order-workflow", "billing", "nightly-report"}
+
+// demoYAML is the configuration --demo uses when no --config.file is given.
+// It goes through the same parser as a user's file.
+const demoYAML = `
+region: us-east-1
+interval: 5s
+window: 24h
+overlap: 1m
+resync_interval: 10m
+functions:
+  - name: order-workflow
+  - name: billing
+    qualifier: live
+  - name: arn:aws:lambda:us-east-1:123456789012:function:nightly-report
+`

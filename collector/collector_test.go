@@ -1,0 +1,127 @@
+package collector
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+type fixed []*Snapshot
+
+func (f fixed) Snapshots() []*Snapshot { return f }
+
+func snapshots() fixed {
+	primed := &Snapshot{
+		Target:             Target{Function: "order-workflow", Qualifier: "", Region: "us-east-1"},
+		Statuses:           durable.Known,
+		Primed:             true,
+		OldestRunningStart: 1764000000.5,
+		PollSuccess:        true,
+		PollDuration:       0.25,
+		LastSuccess:        1764003600,
+		Tracked:            12,
+		PollRequests:       [2]uint64{2, 1},
+		Corrections:        1,
+		Overruns:           0,
+	}
+	primed.InWindow[durable.Running] = 3
+	primed.InWindow[durable.Succeeded] = 5
+	primed.InWindow[durable.Failed] = 2
+	primed.Finished[durable.Succeeded] = 4
+	primed.Finished[durable.Failed] = 1
+	primed.Durations[durable.Succeeded].ObserveMillis(2500)
+	primed.Durations[durable.Succeeded].ObserveMillis(90_000)
+	primed.Durations[durable.Succeeded].ObserveMillis(3 * 86_400_000)
+	primed.Durations[durable.Succeeded].ObserveMillis(40 * 86_400_000) // above the last bucket
+	primed.Durations[durable.Failed].ObserveMillis(61_000)
+	primed.Invalid[durable.UnknownStatus] = 1
+
+	// Filtered to two statuses; first poll failing: no execution gauges yet.
+	failing := &Snapshot{
+		Target:   Target{Function: "billing", Qualifier: "3", Region: "eu-west-1"},
+		Statuses: []durable.Status{durable.Failed, durable.TimedOut},
+	}
+	return fixed{primed, failing}
+}
+
+// TestCollectorExposition compares the whole exposition with a golden file.
+func TestCollectorExposition(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(New(snapshots()))
+	golden := filepath.Join("testdata", "exposition.prom")
+	if *update {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+		for _, mf := range mfs {
+			if err := enc.Encode(mf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.CollectAndCompare(New(snapshots()), strings.NewReader(string(want))); err != nil {
+		t.Fatal(err)
+	}
+	// Pedantic registry: descriptors and metrics agree, no duplicates.
+	if _, err := reg.Gather(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCollectorClosedSets checks the rules the golden file embodies, so a
+// regenerated golden file cannot quietly drop them.
+func TestCollectorClosedSets(t *testing.T) {
+	s := snapshots()
+	count := func(name string) int { return testutil.CollectAndCount(New(s), name) }
+	// Primed target: 5 statuses; failing, unprimed target: none yet.
+	if n := count("lambda_durable_executions"); n != 5 {
+		t.Errorf("lambda_durable_executions has %d series, want 5", n)
+	}
+	// 4 terminal statuses + the filtered target's 2, zeros included.
+	if n := count("lambda_durable_executions_finished_total"); n != 6 {
+		t.Errorf("finished_total has %d series, want 6", n)
+	}
+	if n := count("lambda_durable_execution_duration_seconds"); n != 6 {
+		t.Errorf("duration histogram has %d series, want 6", n)
+	}
+	if n := count("lambda_durable_execution_oldest_running_start_timestamp_seconds"); n != 1 {
+		t.Errorf("oldest running has %d series, want 1 (absent for the unprimed target)", n)
+	}
+	if n := count("lambda_durable_exporter_invalid_executions_total"); n != 2*int(durable.NumReasons) {
+		t.Errorf("invalid_executions_total has %d series, want every reason for both targets", n)
+	}
+	if n := count("lambda_durable_exporter_last_success_timestamp_seconds"); n != 1 {
+		t.Errorf("last_success has %d series, want 1 (never succeeded: absent)", n)
+	}
+}
+
+func TestCollectorLint(t *testing.T) {
+	problems, err := testutil.CollectAndLint(New(snapshots()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint %s: %s", p.Metric, p.Text)
+	}
+}

@@ -1,0 +1,151 @@
+// Package config loads and validates the exporter's YAML configuration.
+//
+// Parse decodes strictly (unknown keys are errors), applies defaults and
+// validates, reporting every problem at once (joined with errors.Join) in
+// file order. Each problem names the line, the key path and the offending
+// value, for example:
+//
+//	line 7: functions[1].statuses[0]: unknown status "RUNING" (want one of RUNNING, SUCCEEDED, FAILED, TIMED_OUT, STOPPED)
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// Default values applied by Parse and returned by Default.
+const (
+	DefaultInterval              = 60 * time.Second
+	DefaultWindow                = 24 * time.Hour
+	DefaultPageSize              = 1000
+	DefaultMaxConcurrency        = 4
+	DefaultResyncInterval        = time.Hour
+	DefaultOverlap               = 5 * time.Minute
+	DefaultListRequestsPerSecond = 10
+	DefaultGetRequestsPerSecond  = 20
+
+	// MaxPageSize is the largest MaxItems ListDurableExecutionsByFunction accepts.
+	MaxPageSize = 1000
+)
+
+// Config is the whole exporter configuration.
+type Config struct {
+	// Region is the default AWS region; empty lets the SDK default chain decide.
+	Region string
+	// Endpoint overrides the Lambda API endpoint (absolute http(s) URL); empty = AWS.
+	Endpoint string
+
+	Interval       time.Duration // poll interval, > 0
+	Window         time.Duration // default gauge window, > 0
+	ResyncInterval time.Duration // full re-listing period; 0 disables; else >= Interval
+	Overlap        time.Duration // how far back incremental polls re-list, > 0
+
+	PageSize       int // MaxItems per list call, 1..1000
+	MaxConcurrency int // functions polled at once, >= 1
+
+	ListRequestsPerSecond float64 // client-side limit per account+region, > 0
+	GetRequestsPerSecond  float64 // client-side limit per account+region, > 0
+
+	Functions []Function
+}
+
+// Function is one function (optionally qualified and/or filtered) to watch.
+type Function struct {
+	Name          string        // as written in the file (name, partial ARN or full ARN)
+	Qualifier     string        // from the qualifier key or the ARN suffix
+	ExecutionName string        // exact execution name filter, "" = all
+	Statuses      []string      // status filter, nil = all five
+	Window        time.Duration // resolved: per-function override or the global window
+	Line          int           // line of the entry in the file, 0 when not from a file
+
+	// Derived from Name (and the global Region) by Parse / Validate.
+	FunctionName string // bare function name
+	Region       string // region of a full ARN, else the global Region (may be empty)
+	AccountID    string // account of a full or partial ARN, else ""
+}
+
+// AllStatuses returns the durable execution statuses in canonical order.
+func AllStatuses() []string {
+	return []string{"RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"}
+}
+
+// Default returns a Config holding every default and no functions.
+func Default() Config {
+	return Config{
+		Interval:              DefaultInterval,
+		Window:                DefaultWindow,
+		PageSize:              DefaultPageSize,
+		MaxConcurrency:        DefaultMaxConcurrency,
+		ResyncInterval:        DefaultResyncInterval,
+		Overlap:               DefaultOverlap,
+		ListRequestsPerSecond: DefaultListRequestsPerSecond,
+		GetRequestsPerSecond:  DefaultGetRequestsPerSecond,
+	}
+}
+
+// Load reads and parses the configuration file at path. Every error names
+// the path; a missing file satisfies errors.Is(err, fs.ErrNotExist).
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file %q: %w", path, err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		if multi, ok := err.(interface{ Unwrap() []error }); ok && len(multi.Unwrap()) > 1 {
+			return nil, fmt.Errorf("config file %q: %d problems:\n%w", path, len(multi.Unwrap()), err)
+		}
+		return nil, fmt.Errorf("config file %q: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes a YAML configuration, applies defaults and validates it.
+// On failure it returns nil and every problem found, joined, in file order.
+// YAML syntax errors are returned as reported by the YAML parser.
+func Parse(b []byte) (*Config, error) {
+	var probs problems
+	c, info, err := decode(b, &probs)
+	if err != nil {
+		return nil, err
+	}
+	validate(c, info, &probs)
+	if !probs.empty() {
+		return nil, joinProblems(&probs)
+	}
+	return c, nil
+}
+
+// Validate checks a Config (for example one built in code) and returns every
+// problem joined. It also fills the derived fields of each Function
+// (FunctionName, Region, AccountID, Qualifier from an ARN suffix) and
+// resolves a zero Function.Window to the global Window. Messages carry a
+// "line N: " prefix only for functions whose Line is set.
+func (c *Config) Validate() error {
+	if c == nil {
+		return errors.New("config: nil Config")
+	}
+	var probs problems
+	if validate(c, nil, &probs); !probs.empty() {
+		return joinProblems(&probs)
+	}
+	return nil
+}
+
+// APIName is the FunctionName to send to the Lambda API: the name exactly as
+// configured, minus the :QUALIFIER suffix of an ARN.
+func (f Function) APIName() string {
+	if p, ok := parseFunctionName(f.Name); ok {
+		return p.apiName
+	}
+	return f.Name
+}
+
+// Key identifies the function for state maps:
+// FunctionName|Qualifier|Region|AccountID. Entries that differ only by
+// ExecutionName share a Key.
+func (f Function) Key() string {
+	return f.FunctionName + "|" + f.Qualifier + "|" + f.Region + "|" + f.AccountID
+}

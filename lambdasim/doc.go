@@ -1,0 +1,34 @@
+// Package lambdasim is a wire-compatible simulation of the AWS Lambda
+// durable-executions read API (restJson1, API version 2025-12-01), for tests,
+// benchmarks and demo mode.
+//
+// It serves two operations exactly as the aws-sdk-go-v2 Lambda client
+// (service/lambda v1.114.4) sends and decodes them:
+//
+//	GET /2025-12-01/functions/{FunctionName}/durable-executions   ListDurableExecutionsByFunction
+//	GET /2025-12-01/durable-executions/{DurableExecutionArn}      GetDurableExecution
+//
+// Wire facts, checked against the SDK source and by tests using the real client:
+//
+//   - Path labels are escaped Amazon style: every byte except A-Z a-z 0-9 - . _ ~
+//     is percent-encoded, including '/' (%2F), ':' (%3A) and '$' (%24). The
+//     server also accepts a Get path whose ARN '/' characters are not escaped.
+//   - Query timestamps (StartedAfter, StartedBefore) are sent as RFC 3339
+//     date-time in UTC truncated to milliseconds ("2025-11-28T09:00:00.123Z").
+//     The server accepts any RFC 3339 form, with or without a fraction, and
+//     without a zone (taken as UTC).
+//   - Body timestamps are JSON numbers, epoch seconds with a millisecond
+//     fraction. All times are stored with millisecond precision, like AWS.
+//   - Statuses is a repeated query key (Statuses=A&Statuses=B); booleans are
+//     "true"/"false".
+//   - Errors carry the code in the X-Amzn-ErrorType header (which the SDK
+//     prefers over the body), and a JSON body with "Type" ("User" or
+//     "Service"), the message member as modelled ("message" for
+//     InvalidParameterValueException and TooManyRequestsException, "Message"
+//     for ResourceNotFoundException and ServiceException; the SDK accepts
+//     either casing) and "Reason" for throttles. TooManyRequestsException
+//     takes RetryAfterSeconds from the Retry-After header.
+//
+// Behaviour the real service documents ambiguously is selectable (see
+// [Options]) so that clients can be tested against every reading.
+package lambdasim

@@ -1,0 +1,176 @@
+package lambdasim_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/lambdasim"
+)
+
+var allStatuses = []string{lambdasim.StatusRunning, lambdasim.StatusSucceeded, lambdasim.StatusFailed,
+	lambdasim.StatusTimedOut, lambdasim.StatusStopped}
+
+func all(s *lambdasim.Server, fns []string) []lambdasim.Execution {
+	var out []lambdasim.Execution
+	for _, f := range fns {
+		out = append(out, s.Executions(f)...)
+	}
+	return out
+}
+
+func statusCounts(ex []lambdasim.Execution) map[string]int {
+	m := map[string]int{}
+	for _, e := range ex {
+		m[e.Status]++
+	}
+	return m
+}
+
+// waitFor polls cond for up to 20s of real time.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func runWorkload(t *testing.T, s *lambdasim.Server, w lambdasim.Workload) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.RunWorkload(ctx, w)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Error("RunWorkload did not return after cancel")
+		}
+	})
+}
+
+func TestWorkloadBacklog(t *testing.T) {
+	h := newHarness(t, lambdasim.Options{})
+	fns := []string{"order-workflow", "billing", "nightly-report"}
+	runWorkload(t, h.sim, lambdasim.Workload{Seed: 1, Tick: 5 * time.Millisecond})
+	waitFor(t, "backlog", func() bool { return len(all(h.sim, fns)) >= 3000 })
+
+	ex := all(h.sim, fns)
+	if len(ex) != 3000 {
+		t.Fatalf("%d executions, want exactly MaxBacklog (3000) with a frozen clock", len(ex))
+	}
+	counts := statusCounts(ex)
+	for _, st := range allStatuses {
+		if counts[st] == 0 {
+			t.Errorf("no %s in backlog: %v", st, counts)
+		}
+	}
+	if counts[lambdasim.StatusSucceeded] < len(ex)/2 {
+		t.Errorf("SUCCEEDED not the majority: %v", counts)
+	}
+	longRunning, perFn := 0, map[string]int{}
+	for _, e := range ex {
+		perFn[e.Function]++
+		if e.Start.Before(t0.Add(-24*time.Hour)) || !e.Start.Before(t0) {
+			t.Fatalf("start %v outside the backlog window", e.Start)
+		}
+		if e.Status == lambdasim.StatusRunning && e.Start.Before(t0.Add(-12*time.Hour)) {
+			longRunning++
+		}
+		if e.Status != lambdasim.StatusRunning && (e.End.Before(e.Start) || e.End.After(t0)) {
+			t.Fatalf("end %v of %+v", e.End, e)
+		}
+	}
+	if longRunning == 0 {
+		t.Error("no execution has been running for over 12h")
+	}
+	if perFn["order-workflow"] <= perFn["nightly-report"] || perFn["nightly-report"] == 0 {
+		t.Errorf("per-function counts %v", perFn)
+	}
+	// Functions are registered with versions and the live alias.
+	items, _ := listAll(t, h.client, &lambda.ListDurableExecutionsByFunctionInput{
+		FunctionName: aws.String("billing"), Qualifier: aws.String("live"), MaxItems: 1000,
+	})
+	n2 := 0
+	for _, e := range h.sim.Executions("billing") {
+		if e.Version == "2" {
+			n2++
+		}
+	}
+	if len(items) != n2 || n2 == 0 {
+		t.Fatalf("live alias listing %d, want %d", len(items), n2)
+	}
+}
+
+func TestWorkloadLive(t *testing.T) {
+	h := newHarness(t, lambdasim.Options{})
+	fns := []string{"a", "b"}
+	runWorkload(t, h.sim, lambdasim.Workload{Functions: fns, Rate: 5, Backlog: -1, Seed: 2, Tick: 2 * time.Millisecond})
+	time.Sleep(20 * time.Millisecond)
+	if n := len(all(h.sim, fns)); n != 0 {
+		t.Fatalf("%d executions with no backlog and a frozen clock", n)
+	}
+
+	// Ten simulated minutes in 5s steps.
+	for i := 1; i <= 120; i++ {
+		h.clock.Advance(5 * time.Second)
+		now := h.clock.Now()
+		// Wait until the generator has caught up with the clock: some
+		// execution has started within the last 20s of simulated time.
+		waitFor(t, fmt.Sprintf("step %d", i), func() bool {
+			ex := all(h.sim, fns)
+			for _, e := range ex {
+				if !e.Start.Before(now.Add(-20 * time.Second)) {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	end := h.clock.Now()
+	ex := all(h.sim, fns)
+	if len(ex) < 2400 || len(ex) > 3600 {
+		t.Fatalf("%d starts in 600s at 5/s", len(ex))
+	}
+	waitFor(t, "all statuses", func() bool {
+		c := statusCounts(all(h.sim, fns))
+		for _, st := range allStatuses {
+			if c[st] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	// Several start and end in every few seconds.
+	for w := t0; w.Before(end.Add(-30 * time.Second)); w = w.Add(30 * time.Second) {
+		starts, ends := 0, 0
+		for _, e := range all(h.sim, fns) {
+			if !e.Start.Before(w) && e.Start.Before(w.Add(30*time.Second)) {
+				starts++
+			}
+			if !e.End.IsZero() && !e.End.Before(w) && e.End.Before(w.Add(30*time.Second)) {
+				ends++
+			}
+		}
+		if starts < 50 || ends < 20 {
+			t.Fatalf("window %v: %d starts, %d ends", w.Sub(t0), starts, ends)
+		}
+	}
+	for _, e := range ex {
+		if !e.Start.After(t0) || e.Start.After(end) || e.VisibleAt.Before(e.Start) || e.VisibleAt.After(e.Start.Add(2*time.Second)) {
+			t.Fatalf("execution %+v outside the run", e)
+		}
+	}
+}
