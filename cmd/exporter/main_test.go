@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -142,8 +141,6 @@ func parse(t *testing.T, body string) map[string]*dto {
 	return out
 }
 
-
-
 func writeConfig(t *testing.T, body string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "config.yaml")
@@ -197,13 +194,13 @@ functions:
 	// 2500 orders over 20.8h: all within 24h. i%10==0 run (250); of the
 	// rest, i%4 picks the status.
 	want := map[string]float64{
-		"function=orders,qualifier=,region=us-east-1,status=RUNNING":    250,
-		"function=orders,qualifier=,region=us-east-1,status=SUCCEEDED":  500,
-		"function=orders,qualifier=,region=us-east-1,status=FAILED":     625,
-		"function=orders,qualifier=,region=us-east-1,status=TIMED_OUT":  500,
-		"function=orders,qualifier=,region=us-east-1,status=STOPPED":    625,
-		"function=billing,qualifier=3,region=us-east-1,status=RUNNING":  40,
-		"function=billing,qualifier=3,region=us-east-1,status=FAILED":   0,
+		"function=orders,qualifier=,region=us-east-1,status=RUNNING":   250,
+		"function=orders,qualifier=,region=us-east-1,status=SUCCEEDED": 500,
+		"function=orders,qualifier=,region=us-east-1,status=FAILED":    625,
+		"function=orders,qualifier=,region=us-east-1,status=TIMED_OUT": 500,
+		"function=orders,qualifier=,region=us-east-1,status=STOPPED":   625,
+		"function=billing,qualifier=3,region=us-east-1,status=RUNNING": 40,
+		"function=billing,qualifier=3,region=us-east-1,status=FAILED":  0,
 	}
 	for k, v := range want {
 		if ex[k] != v {
@@ -288,5 +285,3 @@ func TestConfigCheck(t *testing.T) {
 		t.Errorf("missing config file: err=%v, output must name the path:\n%s", err, out)
 	}
 }
-
-var _ = context.Background
