@@ -27,7 +27,7 @@ type funcRef struct {
 // ACCOUNT:function:NAME[:QUALIFIER] and
 // arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER].
 func parseFunctionName(s string) (funcRef, *apiError) {
-	invalid := errInvalid("Invalid function name %q", s)
+	invalid := invalidParam("Invalid function name %q", s)
 	p := strings.Split(s, ":")
 	var r funcRef
 	hasQualifier := false
@@ -83,7 +83,7 @@ func (s *Server) parseListQuery(v url.Values) (*listQuery, *apiError) {
 	q := &listQuery{max: defaultMaxItems, nowMs: s.now().UnixMilli()}
 	if vs, ok := v["Qualifier"]; ok && vs[0] != "" {
 		if !qualifierPattern.MatchString(vs[0]) {
-			return nil, errInvalid("Invalid Qualifier %q", vs[0])
+			return nil, invalidParam("Invalid Qualifier %q", vs[0])
 		}
 		q.qualifier = vs[0]
 	}
@@ -93,19 +93,19 @@ func (s *Server) parseListQuery(v url.Values) (*listQuery, *apiError) {
 	}
 	if st := v["Statuses"]; len(st) > 0 {
 		if len(st) > 1 {
-			return nil, errInvalid("Statuses accepts at most one value, got %d", len(st))
+			return nil, invalidParam("Statuses accepts at most one value, got %d", len(st))
 		}
 		switch st[0] {
 		case StatusRunning, StatusSucceeded, StatusFailed, StatusTimedOut, StatusStopped:
 			q.status = st[0]
 		default:
-			return nil, errInvalid("Invalid value %q for Statuses", st[0])
+			return nil, invalidParam("Invalid value %q for Statuses", st[0])
 		}
 	}
 	if a := v.Get("StartedAfter"); a != "" {
 		t, err := parseQueryTime(a)
 		if err != nil {
-			return nil, errInvalid("Invalid StartedAfter %q", a)
+			return nil, invalidParam("Invalid StartedAfter %q", a)
 		}
 		// Start > t with Start in whole milliseconds: compare to t truncated.
 		q.afterMs, q.hasAfter = floorMs(t), true
@@ -113,7 +113,7 @@ func (s *Server) parseListQuery(v url.Values) (*listQuery, *apiError) {
 	if b := v.Get("StartedBefore"); b != "" {
 		t, err := parseQueryTime(b)
 		if err != nil {
-			return nil, errInvalid("Invalid StartedBefore %q", b)
+			return nil, invalidParam("Invalid StartedBefore %q", b)
 		}
 		// Start < t with Start in whole milliseconds: compare to t rounded up.
 		q.beforeMs, q.hasBefore = ceilMs(t), true
@@ -122,7 +122,7 @@ func (s *Server) parseListQuery(v url.Values) (*listQuery, *apiError) {
 	if r := v.Get("ReverseOrder"); r != "" {
 		var err error
 		if reverse, err = strconv.ParseBool(r); err != nil {
-			return nil, errInvalid("Invalid ReverseOrder %q", r)
+			return nil, invalidParam("Invalid ReverseOrder %q", r)
 		}
 	}
 	// Default order is newest-first unless ReverseMeansNewestFirst.
@@ -130,7 +130,7 @@ func (s *Server) parseListQuery(v url.Values) (*listQuery, *apiError) {
 	if m := v.Get("MaxItems"); m != "" {
 		n, err := strconv.Atoi(m)
 		if err != nil || n < 1 || n > maxMaxItems {
-			return nil, errInvalid("MaxItems must be between 1 and %d, got %q", maxMaxItems, m)
+			return nil, invalidParam("MaxItems must be between 1 and %d, got %q", maxMaxItems, m)
 		}
 		q.max = n
 	}
@@ -138,13 +138,13 @@ func (s *Server) parseListQuery(v url.Values) (*listQuery, *apiError) {
 		if s.opts.OffsetMarkers {
 			n, err := strconv.Atoi(m)
 			if err != nil || n < 0 {
-				return nil, errInvalid("Invalid Marker")
+				return nil, invalidParam("Invalid Marker")
 			}
 			q.offset = n
 		} else {
 			c, ok := decodeCursor(m)
 			if !ok || c.desc != q.desc {
-				return nil, errInvalid("Invalid Marker")
+				return nil, invalidParam("Invalid Marker")
 			}
 			q.cursor = c
 		}
@@ -319,11 +319,11 @@ func (s *Server) list(label string, v url.Values) (any, *apiError) {
 	}
 	if ref.qualifier != "" {
 		if q.qualifier != "" && q.qualifier != ref.qualifier {
-			return nil, errInvalid("The derived qualifier from the function name does not match the specified qualifier.")
+			return nil, invalidParam("The derived qualifier from the function name does not match the specified qualifier.")
 		}
 		q.qualifier = ref.qualifier
 	}
-	notFound := errNotFound("Function not found: %s", s.FunctionARN(ref.name)+suffix(q.qualifier))
+	notFound := resourceNotFound("Function not found: %s", s.FunctionARN(ref.name)+suffix(q.qualifier))
 	if (ref.account != "" && ref.account != s.opts.AccountID) || (ref.region != "" && ref.region != s.opts.Region) {
 		return nil, notFound
 	}
@@ -410,7 +410,7 @@ func (s *Server) get(arn string, v url.Values) (any, *apiError) {
 	if x := v.Get("IncludeExecutionData"); x != "" {
 		var err error
 		if include, err = strconv.ParseBool(x); err != nil {
-			return nil, errInvalid("Invalid IncludeExecutionData %q", x)
+			return nil, invalidParam("Invalid IncludeExecutionData %q", x)
 		}
 	}
 	s.mu.RLock()
@@ -420,7 +420,7 @@ func (s *Server) get(arn string, v url.Values) (any, *apiError) {
 		if r := s.raws[arn]; r != nil {
 			return json.RawMessage(r.raw), nil
 		}
-		return nil, errNotFound("Durable execution not found: %s", arn)
+		return nil, resourceNotFound("Durable execution not found: %s", arn)
 	}
 	resp := &getResponse{
 		DurableExecutionArn:   e.arn,

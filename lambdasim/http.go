@@ -37,11 +37,11 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.code + ": " + e.message }
 
-func errInvalid(format string, a ...any) *apiError {
+func invalidParam(format string, a ...any) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: "InvalidParameterValueException", message: fmt.Sprintf(format, a...)}
 }
 
-func errNotFound(format string, a ...any) *apiError {
+func resourceNotFound(format string, a ...any) *apiError {
 	return &apiError{status: http.StatusNotFound, code: "ResourceNotFoundException", message: fmt.Sprintf(format, a...)}
 }
 
@@ -65,62 +65,75 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	query := r.URL.Query()
-	var fault *Fault
-	if s.opts.Intercept != nil {
-		fn := label
-		if op == OpList {
-			if ref, err := parseFunctionName(label); err == nil {
-				fn = ref.name
-			}
-		} else if name := functionOfARN(label); name != "" {
-			fn = name
-		}
-		fault = s.opts.Intercept(Request{Op: op, Function: fn, Query: cloneValues(query), N: n})
+	fault := s.intercept(op, label, query, n)
+	if fault != nil && s.preempt(w, r, fault, reqID) {
+		return
 	}
-	if fault != nil {
-		if fault.Delay > 0 {
-			t := time.NewTimer(fault.Delay)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			}
-		}
-		switch {
-		case fault.Reset:
-			resetConnection(w)
-			return
-		case fault.Status != 0:
-			writeResponse(w, errorResponse(faultError(fault), reqID))
-			return
-		case fault.Body != nil:
-			writeResponse(w, &response{status: http.StatusOK, header: jsonHeader(reqID), body: fault.Body})
-			return
-		}
-	}
-
-	var resp *response
-	if err := s.throttle(op); err != nil {
-		resp = errorResponse(err, reqID)
-	} else {
-		var body any
-		var aerr *apiError
-		if op == OpList {
-			body, aerr = s.list(label, query)
-		} else {
-			body, aerr = s.get(label, query)
-		}
-		if aerr != nil {
-			resp = errorResponse(aerr, reqID)
-		} else {
-			resp = jsonResponse(body, reqID)
-		}
-	}
+	resp := s.serve(op, label, query, reqID)
 	if fault != nil && fault.Truncate {
 		resp.body = resp.body[:len(resp.body)/2]
 	}
 	writeResponse(w, resp)
+}
+
+// intercept asks Options.Intercept for a fault for this request.
+func (s *Server) intercept(op, label string, query url.Values, n int) *Fault {
+	if s.opts.Intercept == nil {
+		return nil
+	}
+	fn := label
+	if op == OpList {
+		if ref, err := parseFunctionName(label); err == nil {
+			fn = ref.name
+		}
+	} else if name := functionOfARN(label); name != "" {
+		fn = name
+	}
+	return s.opts.Intercept(Request{Op: op, Function: fn, Query: cloneValues(query), N: n})
+}
+
+// preempt applies the Delay of f and answers the request if f replaces the
+// normal answer (Reset, Status or Body), reporting whether it did. It also
+// reports true when the client went away during the delay.
+func (s *Server) preempt(w http.ResponseWriter, r *http.Request, f *Fault, reqID string) bool {
+	if f.Delay > 0 {
+		t := time.NewTimer(f.Delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return true
+		}
+	}
+	switch {
+	case f.Reset:
+		resetConnection(w)
+	case f.Status != 0:
+		writeResponse(w, errorResponse(faultError(f), reqID))
+	case f.Body != nil:
+		writeResponse(w, &response{status: http.StatusOK, header: jsonHeader(reqID), body: f.Body})
+	default:
+		return false
+	}
+	return true
+}
+
+// serve builds the normal answer, rate limits included.
+func (s *Server) serve(op, label string, query url.Values, reqID string) *response {
+	if err := s.throttle(op); err != nil {
+		return errorResponse(err, reqID)
+	}
+	var body any
+	var aerr *apiError
+	if op == OpList {
+		body, aerr = s.list(label, query)
+	} else {
+		body, aerr = s.get(label, query)
+	}
+	if aerr != nil {
+		return errorResponse(aerr, reqID)
+	}
+	return jsonResponse(body, reqID)
 }
 
 // route maps a request to an operation and its (unescaped) path label.

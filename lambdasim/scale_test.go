@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,16 +68,20 @@ func TestScale(t *testing.T) {
 		}
 	}
 
-	// A one-hour window of RUNNING executions: 36,000 starts at 10/s, 10%
-	// running; the window ends 100s before t0.
+	// A one-hour window of RUNNING executions, both bounds strict: item i
+	// starts (50000-i)/10 s before t0, so 100 < (50000-i)/10 < 3700 gives
+	// i in 13001..48999, of which i%10 == 0 (RUNNING) are 13010..48990.
 	items, _ = listAll(t, h.client, &lambda.ListDurableExecutionsByFunctionInput{
 		FunctionName: aws.String("fn-0"), MaxItems: 1000,
 		Statuses:      []types.ExecutionStatus{types.ExecutionStatusRunning},
 		StartedAfter:  aws.Time(t0.Add(-time.Hour - 100*time.Second)),
 		StartedBefore: aws.Time(t0.Add(-100 * time.Second)),
 	})
-	if len(items) != 3600 {
-		t.Fatalf("window: %d RUNNING, want 3600", len(items))
+	if len(items) != 3599 {
+		t.Fatalf("window: %d RUNNING, want 3599", len(items))
+	}
+	if first, last := aws.ToString(items[0].DurableExecutionName), aws.ToString(items[3598].DurableExecutionName); first != "x-48990" || last != "x-13010" {
+		t.Fatalf("window bounds %s .. %s", first, last)
 	}
 }
 
@@ -150,4 +155,57 @@ func BenchmarkGet(b *testing.B) {
 	for b.Loop() {
 		serve(b, s, path, q)
 	}
+}
+
+// TestConcurrentUse lists and reads while writers start (out of order) and
+// end executions, with cursor markers: every execution present before
+// paging began is listed exactly once.
+func TestConcurrentUse(t *testing.T) {
+	h := newHarness(t, lambdasim.Options{})
+	for i := range 500 {
+		h.sim.Start("f", "1", fmt.Sprintf("old-%d", i), t0.Add(-time.Duration(i+1)*time.Second))
+	}
+	before := h.sim.Executions("f")
+	done := make(chan struct{})
+	var writers sync.WaitGroup
+	for w := range 3 {
+		writers.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 9))
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				// Newer than everything (listed before the cursor) or
+				// older than everything (listed after all old ones).
+				at := t0.Add(time.Duration(rng.IntN(1000)) * time.Millisecond)
+				if i%2 == 1 {
+					at = t0.Add(-time.Hour - time.Duration(rng.IntN(1000))*time.Second)
+				}
+				arn := h.sim.Start("f", "1", fmt.Sprintf("new-%d-%d", w, i), at)
+				_ = h.sim.End(arn, lambdasim.StatusSucceeded, at.Add(time.Second))
+				_ = h.sim.Executions("f")
+			}
+		})
+	}
+	for range 3 {
+		items, _ := listAll(t, h.client, &lambda.ListDurableExecutionsByFunctionInput{FunctionName: aws.String("f"), MaxItems: 37})
+		count := map[string]int{}
+		for _, a := range arns(items) {
+			count[a]++
+		}
+		for a, n := range count {
+			if n != 1 {
+				t.Fatalf("%s listed %d times", a, n)
+			}
+		}
+		for _, e := range before {
+			if count[e.ARN] != 1 {
+				t.Fatalf("%s missing", e.Name)
+			}
+		}
+	}
+	close(done)
+	writers.Wait()
 }

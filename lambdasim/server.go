@@ -60,12 +60,13 @@ type Options struct {
 	//   - true: listings are oldest-first, ReverseOrder=true gives newest-first.
 	ReverseMeansNewestFirst bool
 
-	// OffsetMarkers makes NextMarker a plain offset into the filtered, sorted
-	// list as it is at the time of each request, so executions inserted
-	// between page requests make items repeat across pages (or, with
-	// oldest-first ordering and deletions, be skipped). By default markers are
+	// OffsetMarkers makes NextMarker a plain offset ("100") into the
+	// filtered, sorted list as it is at the time of each request, so
+	// executions inserted (or becoming visible) ahead of the offset between
+	// page requests make items repeat across pages. By default markers are
 	// opaque cursors holding the last item's sort key, so concurrent inserts
-	// never make an item repeat or be skipped.
+	// never make an item repeat or be skipped. An invalid marker, or a cursor
+	// used with the other sort order, is answered with 400.
 	OffsetMarkers bool
 
 	// ListRate and GetRate limit requests per second for each operation
@@ -77,7 +78,8 @@ type Options struct {
 	ListRate, GetRate float64
 
 	// Intercept, when set, is called for every authenticated API request
-	// before it is served; a non-nil Fault changes the answer.
+	// before it is served (and before rate limiting); a non-nil Fault changes
+	// the answer. It may be called concurrently.
 	Intercept func(req Request) *Fault
 }
 

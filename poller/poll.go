@@ -99,7 +99,7 @@ func gather(ctx context.Context, src Source, t *tracker, spec *Spec, now int64, 
 		}
 	}
 
-	if err := resolveVanished(ctx, src, t, spec, b, base, seen, &req, c); err != nil {
+	if err := resolveVanished(ctx, src, t, spec, b, base, seen, &req, c, now); err != nil {
 		return nil, req, err
 	}
 	return b, req, nil
@@ -107,9 +107,12 @@ func gather(ctx context.Context, src Source, t *tracker, spec *Spec, now int64, 
 
 // resolveVanished learns how the running executions that no listing returned
 // ended: with one GetDurableExecution each, or with one listing of their
-// start range when that costs fewer seconds of quota.
+// start range when that costs fewer seconds of quota. The size of a range
+// listing is known only inside the state's coverage (the window plus the
+// overlap), where the tracker knows every execution; a range reaching
+// further back could hold any number, so it is never chosen.
 func resolveVanished(ctx context.Context, src Source, t *tracker, spec *Spec, b *batch, base scrape.Query,
-	seen map[uint64]struct{}, req *[2]uint64, c costs) error {
+	seen map[uint64]struct{}, req *[2]uint64, c costs, now int64) error {
 	van := t.vanished(seen)
 	if len(van) == 0 {
 		return nil
@@ -117,7 +120,7 @@ func resolveVanished(ctx context.Context, src Source, t *tracker, spec *Spec, b 
 	slices.SortFunc(van, func(a, b runRec) int { return cmp.Compare(a.start, b.start) })
 	from, to := van[0].start, van[len(van)-1].start
 	pages := t.estimate(from, to)/max(c.pageSize, 1) + 1
-	if c.listRate > 0 && c.getRate > 0 && float64(pages)/c.listRate < float64(len(van))/c.getRate {
+	if from >= t.coverage(now) && c.listRate > 0 && c.getRate > 0 && float64(pages)/c.listRate < float64(len(van))/c.getRate {
 		want := make(map[uint64]struct{}, len(van))
 		for _, r := range van {
 			want[hashARN(r.arn)] = struct{}{}

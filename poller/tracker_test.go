@@ -213,3 +213,58 @@ func TestRestartDoesNotBurst(t *testing.T) {
 		t.Fatalf("inWindow=%v", tr.inWindow)
 	}
 }
+
+// TestManyEndedTogetherUseOneRangeListing: when many running executions in
+// the window end at once, one listing of their start range is cheaper than
+// a Get each; the numbers stay exact either way.
+func TestManyEndedTogetherUseOneRangeListing(t *testing.T) {
+	f := newFakeAPI("orders", 3)
+	var batch []*fakeExec
+	for i := 0; i < 300; i++ {
+		at := t0 - 3_600_000 + int64(i)*1000 // within the last hour, before the overlap
+		e := f.start(at, at)
+		if i%3 == 0 {
+			batch = append(batch, e)
+		} else {
+			f.end(e, durable.Succeeded, at+500)
+		}
+	}
+	spec := &Spec{Target: collector.Target{Function: "orders"}, APIName: "orders"}
+	tr := newTracker()
+	tr.configure(durable.Known, int64(24*time.Hour/time.Millisecond), 300_000, 60_000)
+	c := costs{pageSize: 1000, listRate: 10, getRate: 20}
+	poll := func(now int64) [2]uint64 {
+		f.now = now
+		b, req, err := gather(context.Background(), f, tr, spec, now, tr.wantFull(now, 0), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.apply(b, now)
+		return req
+	}
+	poll(t0)
+	for i, e := range batch {
+		f.end(e, terminals[i%4], t0+30_000)
+	}
+	req := poll(t0 + 60_000)
+	if req[reqGet] != 0 || req[reqList] != 3 {
+		t.Fatalf("requests %v: 100 ended executions should cost one range listing (3 lists in all), no gets", req)
+	}
+	compare(t, "after the batch ended", tr, f.truth(t0+60_000, t0, 24*time.Hour), nil)
+
+	// Two ended: two gets are cheaper than a listing. They started before
+	// what the next new-starts listing covers, so only the gets see them.
+	a, b := f.start(t0+61_000, t0+61_000), f.start(t0+62_000, t0+62_000)
+	poll(t0 + 120_000)
+	poll(t0 + 500_000)
+	f.end(a, durable.Failed, t0+510_000)
+	f.end(b, durable.Stopped, t0+511_000)
+	req = poll(t0 + 560_000)
+	if req[reqGet] != 2 || req[reqList] != 2 {
+		t.Fatalf("requests %v: two ended executions should cost two gets beside the two listings", req)
+	}
+	if tr.finished[durable.Failed] != 26 || tr.finished[durable.Stopped] != 26 {
+		t.Fatalf("finished %v", tr.finished)
+	}
+	compare(t, "after two ended", tr, f.truth(t0+560_000, t0, 24*time.Hour), nil)
+}
