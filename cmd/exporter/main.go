@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -45,6 +47,7 @@ func run() int {
 	configCheck := app.Flag("config.check", "Validate the configuration file and exit.").Bool()
 	metricsPath := app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 	maxRequests := app.Flag("web.max-requests", "Maximum number of concurrent scrapes of the metrics path; 0 means no limit.").Default("40").Int()
+	pprofOn := app.Flag("web.enable-pprof", "Serve Go profiling endpoints under /debug/pprof/ (off by default: they expose internals).").Bool()
 	demo := app.Flag("demo", "Run against a simulated Lambda API with a live workload, on loopback; no AWS account needed.").Bool()
 	toolkitFlags := kingpinflag.AddFlags(app, ":9897")
 	logConfig := &promslog.Config{}
@@ -189,11 +192,19 @@ func run() int {
 		}
 		fmt.Fprintln(w, "Reloaded")
 	})
+	if *pprofOn {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	if *metricsPath != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{
 			Name:        program,
 			Description: "Prometheus exporter for AWS Lambda durable executions",
 			Version:     version.Info(),
+			Profiling:   strconv.FormatBool(*pprofOn),
 			Links: []web.LandingLinks{
 				{Address: *metricsPath, Text: "Metrics"},
 				{Address: "/-/healthy", Text: "Health"},
