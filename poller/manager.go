@@ -40,6 +40,9 @@ type Settings struct {
 	MaxConcurrency int
 	ListRate       float64 // requests/s budget per account and region
 	GetRate        float64
+	// Endpoint is the API endpoint override the sources use; a change
+	// restarts every target on new sources.
+	Endpoint string
 	// ReadyTimeout lets /-/ready answer 200 after this long even if some
 	// target never polled successfully; 0 means 5 minutes.
 	ReadyTimeout time.Duration

@@ -148,9 +148,14 @@ func run() int {
 			logger.Error("reload failed; keeping the running configuration", "file", *configFile, "err", err)
 			return err
 		}
-		// Limits and endpoint live in the pool; a new pool starts with fresh
-		// buckets, while the trackers (and so the counts) stay.
-		pool = newPool(c)
+		// The pool holds the endpoint, page size and rate limits: it is
+		// replaced only when they change, and then every target restarts on
+		// it (they are part of the settings), so one account never has two
+		// budgets. The trackers, and so the counts, stay either way.
+		if poolKey(c) != poolKey(cfg) {
+			pool = newPool(c)
+		}
+		cfg = c
 		mgr.Apply(ctx, settingsOf(c), specsOf(c, awsCfg.Region))
 		reloads.success()
 		logger.Info("configuration reloaded", "file", *configFile, "functions", len(c.Functions))
@@ -261,6 +266,11 @@ loop:
 	return code
 }
 
+// poolKey says which configuration keys the client pool depends on.
+func poolKey(c *config.Config) string {
+	return fmt.Sprintf("%s|%d|%g|%g", c.Endpoint, c.PageSize, c.ListRequestsPerSecond, c.GetRequestsPerSecond)
+}
+
 // settingsOf maps the configuration to the poller's settings.
 func settingsOf(c *config.Config) poller.Settings {
 	return poller.Settings{
@@ -271,6 +281,7 @@ func settingsOf(c *config.Config) poller.Settings {
 		MaxConcurrency: c.MaxConcurrency,
 		ListRate:       c.ListRequestsPerSecond,
 		GetRate:        c.GetRequestsPerSecond,
+		Endpoint:       c.Endpoint,
 	}
 }
 
