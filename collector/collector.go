@@ -18,6 +18,7 @@ type Target struct {
 	Function  string // bare function name, also when configured as an ARN
 	Qualifier string // "" when none
 	Region    string
+	AccountID string // "" when it cannot be known
 }
 
 // Operations indexes Snapshot.PollRequests.
@@ -65,7 +66,7 @@ type Collector struct {
 
 // New returns a Collector reading from src.
 func New(src Source) *Collector {
-	labels := []string{"function", "qualifier", "region"}
+	labels := []string{"function", "qualifier", "region", "account_id"}
 	with := func(l ...string) []string { return append(append([]string{}, labels...), l...) }
 	desc := func(sub, name, help string, l []string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(Namespace, sub, name), help, l, nil)
@@ -117,7 +118,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (c *Collector) collect(ch chan<- prometheus.Metric, s *Snapshot) {
-	l := []string{s.Function, s.Qualifier, s.Region}
+	l := []string{s.Function, s.Qualifier, s.Region, s.AccountID}
 	gauge := func(d *prometheus.Desc, v float64, extra ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(l, extra...)...)
 	}

@@ -23,7 +23,7 @@ func (f fixed) Snapshots() []*Snapshot { return f }
 
 func snapshots() fixed {
 	primed := &Snapshot{
-		Target:             Target{Function: "order-workflow", Qualifier: "", Region: "us-east-1"},
+		Target:             Target{Function: "order-workflow", Qualifier: "", Region: "us-east-1", AccountID: "123456789012"},
 		Statuses:           durable.Known,
 		Primed:             true,
 		OldestRunningStart: 1764000000.5,

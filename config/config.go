@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"time"
 )
 
@@ -25,6 +26,7 @@ const (
 	DefaultOverlap               = 5 * time.Minute
 	DefaultListRequestsPerSecond = 10
 	DefaultGetRequestsPerSecond  = 20
+	DefaultDiscoveryRefresh      = 10 * time.Minute
 
 	// MaxPageSize is the largest MaxItems ListDurableExecutionsByFunction accepts.
 	MaxPageSize = 1000
@@ -41,6 +43,10 @@ type Config struct {
 	Window         time.Duration // default gauge window, > 0
 	ResyncInterval time.Duration // full re-listing period; 0 disables; else >= Interval
 	Overlap        time.Duration // how far back incremental polls re-list, > 0
+	// MaxIdleInterval bounds how rarely an idle function (nothing running,
+	// nothing new) is polled as its polls are spaced out; 0 disables the
+	// backoff, else >= Interval.
+	MaxIdleInterval time.Duration
 
 	PageSize       int // MaxItems per list call, 1..1000
 	MaxConcurrency int // functions polled at once, >= 1
@@ -48,7 +54,14 @@ type Config struct {
 	ListRequestsPerSecond float64 // client-side limit per account+region, > 0
 	GetRequestsPerSecond  float64 // client-side limit per account+region, > 0
 
+	// AccountID is the 12-digit account of the default credentials when
+	// known, "" otherwise. It is the account label of functions whose
+	// AccountID cannot be derived (Function.AccountID == ""), and duplicate
+	// detection treats such functions as being in this account.
+	AccountID string
+
 	Functions []Function
+	Discovery []Discovery
 }
 
 // Function is one function (optionally qualified and/or filtered) to watch.
@@ -58,12 +71,36 @@ type Function struct {
 	ExecutionName string        // exact execution name filter, "" = all
 	Statuses      []string      // status filter, nil = all five
 	Window        time.Duration // resolved: per-function override or the global window
+	RoleARN       string        // IAM role to assume for this function, "" = default credentials
+	ExternalID    string        // external ID for assuming RoleARN, "" = none
 	Line          int           // line of the entry in the file, 0 when not from a file
 
-	// Derived from Name (and the global Region) by Parse / Validate.
+	// Derived from Name, RoleARN and the global Region by Parse / Validate.
 	FunctionName string // bare function name
-	Region       string // region of a full ARN, else the global Region (may be empty)
-	AccountID    string // account of a full or partial ARN, else ""
+	// Region is the region of a full ARN, else the function's region key,
+	// else the global Region (may be empty). Validate treats a non-empty
+	// Region as the function's region key, so it is kept on re-validation.
+	Region    string
+	AccountID string // account of a full or partial ARN, else of RoleARN, else ""
+}
+
+// Discovery finds functions to watch by listing the functions of an account
+// in some regions, filtered by tags and name. Every discovered function is
+// watched like a static Function with the entry's Qualifier, Statuses and
+// Window.
+type Discovery struct {
+	Regions     []string          // regions to list, at least one
+	RoleARN     string            // IAM role to assume, "" = default credentials
+	ExternalID  string            // external ID for assuming RoleARN, "" = none
+	Tags        map[string]string // tags a function must all carry (exact values), nil = any
+	NamePattern string            // RE2 regular expression matched against the bare function name, "" = any
+	Pattern     *regexp.Regexp    // NamePattern compiled by Parse / Validate, nil when empty
+	Refresh     time.Duration     // how often the function list is refreshed; 0 in code = DefaultDiscoveryRefresh
+	Qualifier   string            // version or alias applied to every discovered function, "" = unqualified
+	Statuses    []string          // status filter, nil = all five
+	Window      time.Duration     // resolved: per-entry override or the global window
+	AccountID   string            // derived: account of RoleARN, else ""
+	Line        int               // line of the entry in the file, 0 when not from a file
 }
 
 // AllStatuses returns the durable execution statuses in canonical order.
@@ -71,7 +108,8 @@ func AllStatuses() []string {
 	return []string{"RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"}
 }
 
-// Default returns a Config holding every default and no functions.
+// Default returns a Config holding every default and no functions or
+// discovery entries.
 func Default() Config {
 	return Config{
 		Interval:              DefaultInterval,
@@ -121,8 +159,10 @@ func Parse(b []byte) (*Config, error) {
 // Validate checks a Config (for example one built in code) and returns every
 // problem joined. It also fills the derived fields of each Function
 // (FunctionName, Region, AccountID, Qualifier from an ARN suffix) and
-// resolves a zero Function.Window to the global Window. Messages carry a
-// "line N: " prefix only for functions whose Line is set.
+// resolves a zero Function.Window to the global Window; for each Discovery
+// entry it compiles Pattern, derives AccountID and resolves a zero Window to
+// the global Window and a zero Refresh to DefaultDiscoveryRefresh. Messages
+// carry a "line N: " prefix only for entries whose Line is set.
 func (c *Config) Validate() error {
 	if c == nil {
 		return errors.New("config: nil Config")

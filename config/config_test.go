@@ -123,17 +123,17 @@ func TestParseErrors(t *testing.T) {
 
 		// functions
 		{"no functions key", "interval: 1m\n",
-			`functions: at least one function is required`},
+			`functions: at least one function or discovery entry is required`},
 		{"empty functions", "interval: 1m\nfunctions: []\n",
-			`line 2: functions: at least one function is required`},
+			`line 2: functions: at least one function or discovery entry is required`},
 		{"null functions", "functions:\n",
-			`line 1: functions: at least one function is required`},
+			`line 1: functions: at least one function or discovery entry is required`},
 		{"empty file", "",
-			`functions: at least one function is required`},
+			`functions: at least one function or discovery entry is required`},
 		{"only comments", "# nothing here\n\n# at all\n",
-			`functions: at least one function is required`},
+			`functions: at least one function or discovery entry is required`},
 		{"only document marker", "---\n",
-			`functions: at least one function is required`},
+			`functions: at least one function or discovery entry is required`},
 		{"functions mapping", "functions:\n  name: a\n",
 			`line 2: functions: expected a list, got a mapping`},
 		{"function entry scalar", "functions:\n  - billing\n",
@@ -184,8 +184,128 @@ func TestParseErrors(t *testing.T) {
 			`line 3: functions[1]: duplicate function "billing" with qualifier "live" (first at line 2)`},
 		{"duplicate that differs only by execution name", "functions:\n  - name: a\n    execution_name: x\n  - name: a\n    execution_name: y\n",
 			`line 4: functions[1]: duplicate function "a" (first at line 2)`},
-		{"duplicate that differs only by account", "region: us-east-1\nfunctions:\n  - name: 123456789012:function:a\n  - name: 210987654321:function:a\n",
+
+		// accounts and regions of static functions
+		{"function region conflicts with ARN", "functions:\n  - name: arn:aws:lambda:us-east-1:123456789012:function:a\n    region: eu-west-1\n",
+			`line 3: functions[0].region: "eu-west-1" conflicts with region "us-east-1" in ARN "arn:aws:lambda:us-east-1:123456789012:function:a"`},
+		{"bad function region", "functions:\n  - name: a\n    region: EU West\n",
+			`line 3: functions[0].region: invalid region "EU West" (want e.g. us-east-1)`},
+		{"empty function region", "functions:\n  - name: a\n    region: \"\"\n",
+			`line 3: functions[0].region: must not be empty (omit the key to use the global region)`},
+		{"function region list", "functions:\n  - name: a\n    region: [us-east-1]\n",
+			`line 3: functions[0].region: expected a string, got a list`},
+		{"bad role_arn account", "functions:\n  - name: a\n    role_arn: arn:aws:iam::1234:role/r\n",
+			`line 3: functions[0].role_arn: invalid role ARN "arn:aws:iam::1234:role/r" (want arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME with a 12-digit ACCOUNT)`},
+		{"role_arn of a user", "functions:\n  - name: a\n    role_arn: arn:aws:iam::123456789012:user/u\n",
+			`line 3: functions[0].role_arn: invalid role ARN "arn:aws:iam::123456789012:user/u" (want arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME with a 12-digit ACCOUNT)`},
+		{"role_arn with empty path segment", "functions:\n  - name: a\n    role_arn: arn:aws:iam::123456789012:role//r\n",
+			`line 3: functions[0].role_arn: invalid role ARN "arn:aws:iam::123456789012:role//r" (want arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME with a 12-digit ACCOUNT)`},
+		{"empty role_arn", "functions:\n  - name: a\n    role_arn: \"\"\n",
+			`line 3: functions[0].role_arn: must not be empty (omit the key to use the default credentials)`},
+		{"external_id without role_arn", "functions:\n  - name: a\n    external_id: secret\n",
+			`line 3: functions[0].external_id: requires role_arn`},
+		{"empty external_id", "functions:\n  - name: a\n    role_arn: arn:aws:iam::123456789012:role/r\n    external_id: \"\"\n",
+			`line 4: functions[0].external_id: must not be empty (omit the key when the role requires none)`},
+		{"bad external_id", "functions:\n  - name: a\n    role_arn: arn:aws:iam::123456789012:role/r\n    external_id: a b\n",
+			`line 4: functions[0].external_id: invalid external ID "a b" (want 2-1224 letters, digits or any of _+=,.@:/-)`},
+		{"short external_id", "functions:\n  - name: a\n    role_arn: arn:aws:iam::123456789012:role/r\n    external_id: x\n",
+			`line 4: functions[0].external_id: invalid external ID "x" (want 2-1224 letters, digits or any of _+=,.@:/-)`},
+		{"role account conflicts with ARN account", "functions:\n  - name: 123456789012:function:a\n    role_arn: arn:aws:iam::210987654321:role/r\n",
+			`line 3: functions[0].role_arn: account "210987654321" of "arn:aws:iam::210987654321:role/r" conflicts with account "123456789012" in ARN "123456789012:function:a"`},
+		{"duplicate in the account_id account", "account_id: \"123456789012\"\nfunctions:\n  - name: a\n  - name: 123456789012:function:a\n",
 			`line 4: functions[1]: duplicate function "a" (first at line 3)`},
+		{"duplicate via role account", "functions:\n  - name: a\n    role_arn: arn:aws:iam::123456789012:role/r\n  - name: arn:aws:lambda:us-east-1:123456789012:function:a\n",
+			`line 4: functions[1]: duplicate function "a" (first at line 2)`},
+		{"duplicate via function region", "region: eu-west-1\nfunctions:\n  - name: a\n    region: us-east-1\n  - name: arn:aws:lambda:us-east-1:123456789012:function:a\n",
+			`line 5: functions[1]: duplicate function "a" (first at line 3)`},
+		{"duplicate with an unknown account", "functions:\n  - name: a\n  - name: a\n    role_arn: arn:aws:iam::123456789012:role/r\n",
+			`line 3: functions[1]: duplicate function "a" (first at line 2)`},
+
+		// new top-level keys
+		{"max_idle_interval shorter than interval", "interval: 2m\nmax_idle_interval: 1m\n" + fn,
+			`line 2: max_idle_interval: must be "0s" (disabled) or >= interval "2m", got "1m"`},
+		{"max_idle_interval shorter than default interval", "max_idle_interval: 30s\n" + fn,
+			`line 1: max_idle_interval: must be "0s" (disabled) or >= interval "1m", got "30s"`},
+		{"negative max_idle_interval", "max_idle_interval: -1m\n" + fn,
+			`line 1: max_idle_interval: must be >= 0, got "-1m"`},
+		{"bad max_idle_interval", "max_idle_interval: 5\n" + fn,
+			`line 1: max_idle_interval: invalid duration "5": not a valid duration string (a number needs a unit, e.g. "5s")`},
+		{"short account_id", "account_id: 1234\n" + fn,
+			`line 1: account_id: invalid account ID "1234" (want 12 digits)`},
+		{"empty account_id", "account_id: \"\"\n" + fn,
+			`line 1: account_id: invalid account ID "" (want 12 digits)`},
+		{"account_id list", "account_id: [123456789012]\n" + fn,
+			`line 1: account_id: expected a string, got a list`},
+
+		// discovery
+		{"empty discovery and no functions", "discovery: []\n",
+			`line 1: functions: at least one function or discovery entry is required`},
+		{"discovery mapping", "discovery:\n  regions: [us-east-1]\n",
+			`line 2: discovery: expected a list, got a mapping`},
+		{"discovery entry scalar", "discovery:\n  - us-east-1\n",
+			`line 2: discovery[0]: expected a mapping, got "us-east-1"`},
+		{"discovery without regions", "discovery:\n  - role_arn: arn:aws:iam::123456789012:role/r\n",
+			`line 2: discovery[0]: missing required key "regions"`},
+		{"discovery empty regions", "discovery:\n  - regions: []\n",
+			`line 2: discovery[0].regions: empty list; at least one region is required`},
+		{"discovery null regions", "discovery:\n  - regions:\n",
+			`line 2: discovery[0].regions: missing value`},
+		{"discovery regions scalar", "discovery:\n  - regions: us-east-1\n",
+			`line 2: discovery[0].regions: expected a list, got "us-east-1"`},
+		{"discovery region not a string", "discovery:\n  - regions: [us-east-1, {a: b}]\n",
+			`line 2: discovery[0].regions[1]: expected a string, got a mapping`},
+		{"discovery bad region", "discovery:\n  - regions: [us-east-1, EU West]\n",
+			`line 2: discovery[0].regions[1]: invalid region "EU West" (want e.g. us-east-1)`},
+		{"discovery duplicate region", "discovery:\n  - regions:\n      - us-east-1\n      - eu-west-1\n      - us-east-1\n",
+			`line 5: discovery[0].regions[2]: duplicate region "us-east-1" (first at regions[0])`},
+		{"discovery bad role_arn", "discovery:\n  - regions: [us-east-1]\n    role_arn: arn:aws:iam:us-east-1:123456789012:role/r\n",
+			`line 3: discovery[0].role_arn: invalid role ARN "arn:aws:iam:us-east-1:123456789012:role/r" (want arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME with a 12-digit ACCOUNT)`},
+		{"discovery external_id without role_arn", "discovery:\n  - regions: [us-east-1]\n    external_id: secret\n",
+			`line 3: discovery[0].external_id: requires role_arn`},
+		{"discovery empty tags", "discovery:\n  - regions: [us-east-1]\n    tags: {}\n",
+			`line 3: discovery[0].tags: empty mapping; omit the key to match any tags`},
+		{"discovery tags list", "discovery:\n  - regions: [us-east-1]\n    tags: [team]\n",
+			`line 3: discovery[0].tags: expected a mapping, got a list`},
+		{"discovery null tags", "discovery:\n  - regions: [us-east-1]\n    tags:\n",
+			`line 3: discovery[0].tags: missing value`},
+		{"discovery tag value not a string", "discovery:\n  - regions: [us-east-1]\n    tags:\n      env: prod\n      team: [payments]\n",
+			`line 5: discovery[0].tags.team: expected a string, got a list`},
+		{"discovery tag value null", "discovery:\n  - regions: [us-east-1]\n    tags:\n      team:\n",
+			`line 4: discovery[0].tags.team: missing value`},
+		{"discovery empty tag key", "discovery:\n  - regions: [us-east-1]\n    tags:\n      env: prod\n      \"\": x\n",
+			`line 5: discovery[0].tags: empty tag key`},
+		{"discovery duplicate tag key", "discovery:\n  - regions: [us-east-1]\n    tags:\n      team: a\n      team: b\n",
+			`line 5: discovery[0].tags: duplicate key "team" (first at line 4)`},
+		{"discovery tag key not a string", "discovery:\n  - regions: [us-east-1]\n    tags:\n      [team]: a\n",
+			`line 4: discovery[0].tags: keys must be strings, got a list`},
+		{"discovery bad name_pattern", "discovery:\n  - regions: [us-east-1]\n    name_pattern: \"^(orders\"\n",
+			"line 3: discovery[0].name_pattern: invalid regular expression \"^(orders\": missing closing ): `^(orders`"},
+		{"discovery Perl lookahead", "discovery:\n  - regions: [us-east-1]\n    name_pattern: \"^(?!test)\"\n",
+			"line 3: discovery[0].name_pattern: invalid regular expression \"^(?!test)\": invalid or unsupported Perl syntax: `(?!`"},
+		{"discovery empty name_pattern", "discovery:\n  - regions: [us-east-1]\n    name_pattern: \"\"\n",
+			`line 3: discovery[0].name_pattern: must not be empty (omit the key to match every function name)`},
+		{"discovery zero refresh", "discovery:\n  - regions: [us-east-1]\n    refresh: 0s\n",
+			`line 3: discovery[0].refresh: must be > 0, got "0s"`},
+		{"discovery negative refresh", "discovery:\n  - regions: [us-east-1]\n    refresh: -10m\n",
+			`line 3: discovery[0].refresh: must be > 0, got "-10m"`},
+		{"discovery integer refresh", "discovery:\n  - regions: [us-east-1]\n    refresh: 600\n",
+			`line 3: discovery[0].refresh: invalid duration "600": not a valid duration string (a number needs a unit, e.g. "600s")`},
+		{"discovery unknown key", "discovery:\n  - regions: [us-east-1]\n    name_regex: ^a\n",
+			`line 3: discovery[0]: unknown key "name_regex"`},
+		{"discovery duplicate key", "discovery:\n  - regions: [us-east-1]\n    regions: [eu-west-1]\n",
+			`line 3: discovery[0]: duplicate key "regions" (first at line 2)`},
+		{"discovery bad qualifier", "discovery:\n  - regions: [us-east-1]\n    qualifier: v 1\n",
+			`line 3: discovery[0].qualifier: invalid qualifier "v 1" (want a version number, $LATEST or an alias of 1-128 letters, digits, '-' or '_')`},
+		{"discovery unknown status", "discovery:\n  - regions: [us-east-1]\n    statuses: [FAILED, RUNING]\n",
+			`line 3: discovery[0].statuses[1]: unknown status "RUNING" (want one of RUNNING, SUCCEEDED, FAILED, TIMED_OUT, STOPPED)`},
+		{"discovery duplicate status", "discovery:\n  - regions: [us-east-1]\n    statuses: [FAILED, FAILED]\n",
+			`line 3: discovery[0].statuses[1]: duplicate status "FAILED" (first at statuses[0])`},
+		{"discovery empty statuses", "discovery:\n  - regions: [us-east-1]\n    statuses: []\n",
+			`line 3: discovery[0].statuses: empty list; omit the key to export all statuses`},
+		{"discovery zero window", "discovery:\n  - regions: [us-east-1]\n    window: 0s\n",
+			`line 3: discovery[0].window: must be > 0, got "0s"`},
+		{"second discovery entry", "discovery:\n  - regions: [us-east-1]\n  - regions: [eu-west-1]\n    refresh: 0m\n",
+			`line 4: discovery[1].refresh: must be > 0, got "0m"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -344,6 +464,120 @@ functions:
 	}
 }
 
+func TestParseAccountsRegionsAndDiscovery(t *testing.T) {
+	in := `region: eu-west-1
+account_id: "111111111111"
+interval: 30s
+max_idle_interval: 15m
+window: 12h
+functions:
+  - name: orders
+    region: us-east-1
+    role_arn: arn:aws:iam::222222222222:role/durable-exporter
+    external_id: ext-1
+  - name: 333333333333:function:billing
+    role_arn: arn:aws:iam::333333333333:role/path/to/reader
+  - name: arn:aws:lambda:ap-south-1:444444444444:function:pay:live
+    region: ap-south-1
+  - name: plain
+discovery:
+  - regions: [us-east-1, eu-west-1]
+    role_arn: arn:aws:iam::123456789012:role/durable-exporter
+    external_id: example
+    tags: {team: payments, env: prod}
+    name_pattern: "^orders-"
+    refresh: 5m
+    qualifier: live
+    statuses: [FAILED, TIMED_OUT]
+    window: 6h
+  - regions:
+      - us-west-2
+`
+	c, err := Parse([]byte(in))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if c.Discovery[0].Pattern == nil || c.Discovery[0].Pattern.String() != "^orders-" ||
+		!c.Discovery[0].Pattern.MatchString("orders-eu") || c.Discovery[0].Pattern.MatchString("my-orders-eu") {
+		t.Errorf("discovery[0].Pattern = %v", c.Discovery[0].Pattern)
+	}
+	if c.Discovery[1].Pattern != nil {
+		t.Errorf("discovery[1].Pattern = %v, want nil", c.Discovery[1].Pattern)
+	}
+	got := *c
+	got.Discovery = append([]Discovery(nil), c.Discovery...)
+	got.Discovery[0].Pattern = nil // compared above
+	want := Default()
+	want.Region = "eu-west-1"
+	want.AccountID = "111111111111"
+	want.Interval = 30 * time.Second
+	want.MaxIdleInterval = 15 * time.Minute
+	want.Window = 12 * time.Hour
+	want.Functions = []Function{
+		{
+			Name: "orders", RoleARN: "arn:aws:iam::222222222222:role/durable-exporter", ExternalID: "ext-1",
+			Window: 12 * time.Hour, Line: 7,
+			FunctionName: "orders", Region: "us-east-1", AccountID: "222222222222",
+		},
+		{
+			Name: "333333333333:function:billing", RoleARN: "arn:aws:iam::333333333333:role/path/to/reader",
+			Window: 12 * time.Hour, Line: 11,
+			FunctionName: "billing", Region: "eu-west-1", AccountID: "333333333333",
+		},
+		{
+			Name: "arn:aws:lambda:ap-south-1:444444444444:function:pay:live", Qualifier: "live",
+			Window: 12 * time.Hour, Line: 13,
+			FunctionName: "pay", Region: "ap-south-1", AccountID: "444444444444",
+		},
+		{
+			Name: "plain", Window: 12 * time.Hour, Line: 15,
+			FunctionName: "plain", Region: "eu-west-1",
+		},
+	}
+	want.Discovery = []Discovery{
+		{
+			Regions:     []string{"us-east-1", "eu-west-1"},
+			RoleARN:     "arn:aws:iam::123456789012:role/durable-exporter",
+			ExternalID:  "example",
+			Tags:        map[string]string{"team": "payments", "env": "prod"},
+			NamePattern: "^orders-",
+			Refresh:     5 * time.Minute,
+			Qualifier:   "live",
+			Statuses:    []string{"FAILED", "TIMED_OUT"},
+			Window:      6 * time.Hour,
+			AccountID:   "123456789012",
+			Line:        17,
+		},
+		{
+			Regions: []string{"us-west-2"},
+			Refresh: DefaultDiscoveryRefresh,
+			Window:  12 * time.Hour,
+			Line:    26,
+		},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Parse\n got: %+v\nwant: %+v", got, want)
+	}
+
+	keys := []string{
+		"orders||us-east-1|222222222222",
+		"billing||eu-west-1|333333333333",
+		"pay|live|ap-south-1|444444444444",
+		"plain||eu-west-1|",
+	}
+	for i, f := range c.Functions {
+		if k := f.Key(); k != keys[i] {
+			t.Errorf("functions[%d].Key() = %q, want %q", i, k, keys[i])
+		}
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate on parsed config: %v", err)
+	}
+	if c.Functions[3].Region != "eu-west-1" || c.Discovery[0].Pattern.String() != "^orders-" {
+		t.Errorf("Validate changed derived fields: %+v", c)
+	}
+}
+
 func TestParseDefaults(t *testing.T) {
 	c, err := Parse([]byte("functions:\n  - name: a\n"))
 	if err != nil {
@@ -405,6 +639,51 @@ func TestParseAccepted(t *testing.T) {
 		{"quoted number", "page_size: \"10\"\nlist_requests_per_second: \"3\"\nfunctions:\n  - name: a\n", func(t *testing.T, c *Config) {
 			if c.PageSize != 10 || c.ListRequestsPerSecond != 3 {
 				t.Errorf("page_size = %d rate = %v", c.PageSize, c.ListRequestsPerSecond)
+			}
+		}},
+		{"same name in two accounts", "region: us-east-1\nfunctions:\n  - name: 123456789012:function:a\n  - name: 210987654321:function:a\n", func(t *testing.T, c *Config) {
+			if c.Functions[0].AccountID != "123456789012" || c.Functions[1].AccountID != "210987654321" {
+				t.Errorf("accounts %q %q", c.Functions[0].AccountID, c.Functions[1].AccountID)
+			}
+		}},
+		{"same name under two roles", "functions:\n  - name: a\n    role_arn: arn:aws:iam::111111111111:role/r\n  - name: a\n    role_arn: arn:aws:iam::222222222222:role/r\n", nil},
+		{"default account and a partial ARN in another", "account_id: \"111111111111\"\nfunctions:\n  - name: a\n  - name: 222222222222:function:a\n", func(t *testing.T, c *Config) {
+			if c.AccountID != "111111111111" || c.Functions[0].AccountID != "" || c.Functions[1].AccountID != "222222222222" {
+				t.Errorf("accounts %q %q %q", c.AccountID, c.Functions[0].AccountID, c.Functions[1].AccountID)
+			}
+		}},
+		{"same name in a region of its own", "region: us-east-1\nfunctions:\n  - name: a\n  - name: a\n    region: eu-west-1\n", nil},
+		{"function region repeated from ARN", "functions:\n  - name: arn:aws:lambda:us-east-1:123456789012:function:a\n    region: us-east-1\n", nil},
+		{"role account repeated from ARN", "functions:\n  - name: 123456789012:function:a\n    role_arn: arn:aws:iam::123456789012:role/r\n", nil},
+		{"integer account_id", "account_id: 123456789012\nfunctions:\n  - name: a\n", func(t *testing.T, c *Config) {
+			if c.AccountID != "123456789012" {
+				t.Errorf("account_id = %q", c.AccountID)
+			}
+		}},
+		{"max_idle_interval equal to interval", "interval: 2m\nmax_idle_interval: 120s\nfunctions:\n  - name: a\n", nil},
+		{"max_idle_interval disabled", "interval: 2m\nmax_idle_interval: 0s\nfunctions:\n  - name: a\n", nil},
+		{"only discovery", "discovery:\n  - regions: [us-east-1]\n", func(t *testing.T, c *Config) {
+			if len(c.Functions) != 0 || len(c.Discovery) != 1 {
+				t.Fatalf("functions %d discovery %d", len(c.Functions), len(c.Discovery))
+			}
+			d := c.Discovery[0]
+			if d.Refresh != DefaultDiscoveryRefresh || d.Window != DefaultWindow || d.Pattern != nil || d.Tags != nil ||
+				d.AccountID != "" || d.Qualifier != "" || d.Statuses != nil || d.Line != 2 {
+				t.Errorf("discovery defaults: %+v", d)
+			}
+		}},
+		{"null functions with discovery", "functions:\ndiscovery:\n  - regions: [us-east-1]\n", nil},
+		{"empty functions with discovery", "functions: []\ndiscovery:\n  - regions: [us-east-1]\n", nil},
+		{"discovery with empty qualifier", "discovery:\n  - regions: [us-east-1]\n    qualifier: \"\"\n", nil},
+		{"discovery tag values as written", "discovery:\n  - regions: [us-east-1]\n    tags: {cost: 042, on: true, empty: \"\", \"aws:cloudformation:stack-name\": s}\n", func(t *testing.T, c *Config) {
+			want := map[string]string{"cost": "042", "on": "true", "empty": "", "aws:cloudformation:stack-name": "s"}
+			if !reflect.DeepEqual(c.Discovery[0].Tags, want) {
+				t.Errorf("tags = %q", c.Discovery[0].Tags)
+			}
+		}},
+		{"role with a path", "discovery:\n  - regions: [us-east-1]\n    role_arn: arn:aws-us-gov:iam::123456789012:role/team/ops/durable-exporter@x\n    external_id: a:b/c=d\n", func(t *testing.T, c *Config) {
+			if c.Discovery[0].AccountID != "123456789012" {
+				t.Errorf("account = %q", c.Discovery[0].AccountID)
 			}
 		}},
 		{"ARN qualifier repeated in key", "functions:\n  - name: arn:aws:lambda:us-east-1:123456789012:function:a:3\n    qualifier: \"3\"\n", nil},
@@ -486,8 +765,108 @@ func TestValidateInCode(t *testing.T) {
 	if err := nilCfg.Validate(); err == nil {
 		t.Error("Validate on nil Config succeeded")
 	}
-	if err := (&Config{}).Validate(); err == nil || !strings.Contains(err.Error(), "functions: at least one function is required") {
+	if err := (&Config{}).Validate(); err == nil || !strings.Contains(err.Error(), "functions: at least one function or discovery entry is required") {
 		t.Errorf("Validate on zero Config: %v", err)
+	}
+}
+
+func TestValidateInCodeAccountsAndDiscovery(t *testing.T) {
+	c := Default()
+	c.Region = "us-west-2"
+	c.AccountID = "111111111111"
+	c.Functions = []Function{
+		{Name: "a", Region: "eu-central-1", RoleARN: "arn:aws:iam::222222222222:role/r", ExternalID: "xy"},
+	}
+	c.Discovery = []Discovery{{Regions: []string{"us-east-1"}, NamePattern: "^a", Tags: map[string]string{"k": "v"}}}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if f := c.Functions[0]; f.FunctionName != "a" || f.Region != "eu-central-1" || f.AccountID != "222222222222" || f.Window != c.Window {
+		t.Errorf("derived function fields: %+v", f)
+	}
+	if d := c.Discovery[0]; d.Pattern == nil || d.Pattern.String() != "^a" || d.Refresh != DefaultDiscoveryRefresh || d.Window != c.Window {
+		t.Errorf("derived discovery fields: %+v", d)
+	}
+	c.Discovery[0].NamePattern = ""
+	if err := c.Validate(); err != nil || c.Discovery[0].Pattern != nil {
+		t.Errorf("Validate after clearing NamePattern: %v, Pattern %v", err, c.Discovery[0].Pattern)
+	}
+
+	only := Default()
+	only.Discovery = []Discovery{{Regions: []string{"us-east-1"}}}
+	if err := only.Validate(); err != nil {
+		t.Errorf("Validate with only discovery: %v", err)
+	}
+
+	bad := Default()
+	bad.AccountID = "12"
+	bad.MaxIdleInterval = time.Second
+	bad.Functions = []Function{
+		{Name: "arn:aws:lambda:us-east-1:123456789012:function:a", Region: "us-east-2", RoleARN: "arn:aws:iam::210987654321:role/r"},
+		{Name: "b", ExternalID: "xy", Line: 9},
+	}
+	bad.Discovery = []Discovery{
+		{Tags: map[string]string{}, NamePattern: "[", Refresh: -time.Minute, Statuses: []string{"DONE"}},
+		{Regions: []string{"us-east-1", "us-east-1"}, Tags: map[string]string{"": "x"}, RoleARN: "r", Line: 20},
+	}
+	want := []string{
+		`line 9: functions[1].external_id: requires role_arn`,
+		`line 20: discovery[1].regions[1]: duplicate region "us-east-1" (first at regions[0])`,
+		`line 20: discovery[1].role_arn: invalid role ARN "r" (want arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME with a 12-digit ACCOUNT)`,
+		`line 20: discovery[1].tags: empty tag key`,
+		`max_idle_interval: must be "0s" (disabled) or >= interval "1m", got "1s"`,
+		`account_id: invalid account ID "12" (want 12 digits)`,
+		`functions[0].region: "us-east-2" conflicts with region "us-east-1" in ARN "arn:aws:lambda:us-east-1:123456789012:function:a"`,
+		`functions[0].role_arn: account "210987654321" of "arn:aws:iam::210987654321:role/r" conflicts with account "123456789012" in ARN "arn:aws:lambda:us-east-1:123456789012:function:a"`,
+		`discovery[0].regions: empty list; at least one region is required`,
+		`discovery[0].tags: empty mapping; omit the key to match any tags`,
+		"discovery[0].name_pattern: invalid regular expression \"[\": missing closing ]: `[`",
+		`discovery[0].refresh: must be > 0, got "-1m"`,
+		`discovery[0].statuses[0]: unknown status "DONE" (want one of RUNNING, SUCCEEDED, FAILED, TIMED_OUT, STOPPED)`,
+	}
+	err := bad.Validate()
+	if err == nil {
+		t.Fatal("Validate succeeded")
+	}
+	if got := strings.Split(err.Error(), "\n"); !reflect.DeepEqual(got, want) {
+		t.Errorf("errors\n got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestParseReportsDiscoveryProblemsInFileOrder(t *testing.T) {
+	in := `interval: 5m
+max_idle_interval: 1m
+discovery:
+  - regions: [us-east-1, us-east-1]
+    tags: {}
+    name_pattern: "a)"
+    refresh: 0s
+    external_id: x
+    regoins: [eu-west-1]
+  - role_arn: arn:aws:iam::123:role/r
+functions:
+  - name: a
+    region: eu-west-1
+    external_id: e
+`
+	want := []string{
+		`line 2: max_idle_interval: must be "0s" (disabled) or >= interval "5m", got "1m"`,
+		`line 4: discovery[0].regions[1]: duplicate region "us-east-1" (first at regions[0])`,
+		`line 5: discovery[0].tags: empty mapping; omit the key to match any tags`,
+		"line 6: discovery[0].name_pattern: invalid regular expression \"a)\": unexpected ): `a)`",
+		`line 7: discovery[0].refresh: must be > 0, got "0s"`,
+		`line 8: discovery[0].external_id: requires role_arn`,
+		`line 9: discovery[0]: unknown key "regoins"`,
+		`line 10: discovery[1]: missing required key "regions"`,
+		`line 10: discovery[1].role_arn: invalid role ARN "arn:aws:iam::123:role/r" (want arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME with a 12-digit ACCOUNT)`,
+		`line 14: functions[0].external_id: requires role_arn`,
+	}
+	_, err := Parse([]byte(in))
+	if err == nil {
+		t.Fatal("Parse succeeded, want errors")
+	}
+	if got := strings.Split(err.Error(), "\n"); !reflect.DeepEqual(got, want) {
+		t.Errorf("errors\n got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
@@ -557,7 +936,7 @@ func TestLoad(t *testing.T) {
 	want := `config file "` + two + `": 3 problems:
 line 1: interval: must be > 0, got "0s"
 line 2: window: must be > 0, got "0s"
-functions: at least one function is required`
+functions: at least one function or discovery entry is required`
 	if err == nil || err.Error() != want {
 		t.Errorf("Load(two) error\n got: %v\nwant: %s", err, want)
 	}
@@ -567,6 +946,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("functions:\n  - name: a\n"))
 	f.Add([]byte("interval: 30s\nresync_interval: 0s\nfunctions:\n  - name: arn:aws:lambda:us-east-1:123456789012:function:x:3\n    statuses: [FAILED]\n"))
 	f.Add([]byte("functions:\n  - name: a\n    window: &w 2h\n  - name: b\n    window: *w\n"))
+	f.Add([]byte("account_id: \"123456789012\"\nmax_idle_interval: 10m\ndiscovery:\n  - regions: [us-east-1]\n    tags: {team: a}\n    name_pattern: ^o\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := Parse(b)
 		if err != nil {
@@ -598,6 +978,22 @@ func TestProblemCap(t *testing.T) {
 	if lines[0] != `line 1: unknown key "k0"` {
 		t.Errorf("first line %q", lines[0])
 	}
+	if last := lines[len(lines)-1]; last != "too many problems: 2 more not shown" {
+		t.Errorf("last line %q", last)
+	}
+}
+
+func TestProblemCapCountsOnlyProblems(t *testing.T) {
+	var b strings.Builder
+	for i := range maxProblems {
+		fmt.Fprintf(&b, "k%d: 1\n", i)
+	}
+	b.WriteString("discovery:\n  - regions: [us-east-1, eu-west-1, BAD]\n    statuses: [FAILED, X]\n")
+	_, err := Parse([]byte(b.String()))
+	if err == nil {
+		t.Fatal("Parse succeeded")
+	}
+	lines := strings.Split(err.Error(), "\n")
 	if last := lines[len(lines)-1]; last != "too many problems: 2 more not shown" {
 		t.Errorf("last line %q", last)
 	}

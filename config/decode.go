@@ -82,15 +82,25 @@ type fileInfo struct {
 	bad           map[string]bool // top-level keys that failed to decode
 	functionsLine int             // line of the "functions" key, 0 if absent
 	entries       int             // number of entries in the functions list
-	funcs         []*funcInfo     // parallel to Config.Functions
+	funcs         []*entryInfo    // parallel to Config.Functions
+	discoveryLine int             // line of the "discovery" key, 0 if absent
+	discEntries   int             // number of entries in the discovery list
+	discs         []*entryInfo    // parallel to Config.Discovery
 }
 
-type funcInfo struct {
-	index       int             // index in the functions list of the file
-	fields      map[string]src  // successfully decoded keys
-	bad         map[string]bool // keys that failed to decode
-	statusLines []int           // line of each statuses item
-	badStatus   map[int]bool    // statuses items that failed to decode
+// entryInfo describes one entry of the functions or discovery list.
+type entryInfo struct {
+	index    int                  // index in the list of the file
+	fields   map[string]src       // successfully decoded keys
+	bad      map[string]bool      // keys that failed to decode
+	lists    map[string]*listInfo // items of the list-valued keys (statuses, regions)
+	tagLines map[string]int       // line of each tags key
+}
+
+// listInfo records the items of a list of strings.
+type listInfo struct {
+	lines []int        // line of each item
+	bad   map[int]bool // items that failed to decode
 }
 
 // decode turns YAML into a Config with defaults applied. It returns a
@@ -149,6 +159,10 @@ func decode(b []byte, probs *problems) (*Config, *fileInfo, error) {
 			c.Window, ok = d.duration(key, v)
 		case "resync_interval":
 			c.ResyncInterval, ok = d.duration(key, v)
+		case "max_idle_interval":
+			c.MaxIdleInterval, ok = d.duration(key, v)
+		case "account_id":
+			c.AccountID, ok = d.str(key, v)
 		case "overlap":
 			c.Overlap, ok = d.duration(key, v)
 		case "page_size":
@@ -162,6 +176,9 @@ func decode(b []byte, probs *problems) (*Config, *fileInfo, error) {
 		case "functions":
 			info.functionsLine = k.Line
 			ok = d.functions(v, &c, info)
+		case "discovery":
+			info.discoveryLine = k.Line
+			ok = d.discovery(v, &c, info)
 		default:
 			return false
 		}
@@ -203,24 +220,9 @@ func (d decoder) mapping(m *yaml.Node, path string, handle func(key string, k, v
 }
 
 func (d decoder) functions(v *yaml.Node, c *Config, info *fileInfo) bool {
-	n := resolve(v)
-	if isNull(n) {
-		return true // reported by validate as "at least one function is required"
-	}
-	if n.Kind != yaml.SequenceNode {
-		d.probs.add(valueLine(v), "functions", "expected a list, got %s", describe(n))
-		return false
-	}
-	info.entries = len(n.Content)
-	for i, e := range n.Content {
-		path := fmt.Sprintf("functions[%d]", i)
-		m := resolve(e)
-		if m.Kind != yaml.MappingNode {
-			d.probs.add(valueLine(e), path, "expected a mapping, got %s", describe(m))
-			continue
-		}
+	return d.list(v, "functions", &info.entries, func(path string, i int, e, m *yaml.Node) {
 		f := Function{Line: valueLine(e)}
-		fi := &funcInfo{index: i, fields: map[string]src{}, bad: map[string]bool{}}
+		fi := newEntryInfo(i)
 		d.mapping(m, path, func(key string, k, v *yaml.Node) bool {
 			kpath := path + "." + key
 			ok := true
@@ -228,36 +230,118 @@ func (d decoder) functions(v *yaml.Node, c *Config, info *fileInfo) bool {
 			case "name":
 				f.Name, ok = d.str(kpath, v)
 			case "qualifier":
-				if f.Qualifier, ok = d.str(kpath, v); ok && f.Qualifier == "" {
-					d.probs.add(valueLine(v), kpath, "must not be empty (omit the key for the unqualified function)")
-					ok = false
-				}
+				f.Qualifier, ok = d.nonEmpty(kpath, v, "omit the key for the unqualified function")
 			case "execution_name":
-				if f.ExecutionName, ok = d.str(kpath, v); ok && f.ExecutionName == "" {
-					d.probs.add(valueLine(v), kpath, "must not be empty (omit the key to export all executions)")
-					ok = false
-				}
+				f.ExecutionName, ok = d.nonEmpty(kpath, v, "omit the key to export all executions")
 			case "statuses":
-				f.Statuses, ok = d.statuses(kpath, v, fi)
+				f.Statuses, ok = d.strList(kpath, v, fi.listInfo(key))
 			case "window":
 				f.Window, ok = d.duration(kpath, v)
+			case "region":
+				f.Region, ok = d.nonEmpty(kpath, v, "omit the key to use the global region")
+			case "role_arn":
+				f.RoleARN, ok = d.nonEmpty(kpath, v, "omit the key to use the default credentials")
+			case "external_id":
+				f.ExternalID, ok = d.nonEmpty(kpath, v, "omit the key when the role requires none")
 			default:
 				return false
 			}
-			if ok {
-				fi.fields[key] = src{line: valueLine(v), raw: resolve(v).Value}
-			} else {
-				fi.bad[key] = true
-			}
+			fi.record(key, v, ok)
 			return true
 		})
 		c.Functions = append(c.Functions, f)
 		info.funcs = append(info.funcs, fi)
+	})
+}
+
+func (d decoder) discovery(v *yaml.Node, c *Config, info *fileInfo) bool {
+	return d.list(v, "discovery", &info.discEntries, func(path string, i int, e, m *yaml.Node) {
+		ds := Discovery{Line: valueLine(e)}
+		di := newEntryInfo(i)
+		d.mapping(m, path, func(key string, k, v *yaml.Node) bool {
+			kpath := path + "." + key
+			ok := true
+			switch key {
+			case "regions":
+				ds.Regions, ok = d.strList(kpath, v, di.listInfo(key))
+			case "role_arn":
+				ds.RoleARN, ok = d.nonEmpty(kpath, v, "omit the key to use the default credentials")
+			case "external_id":
+				ds.ExternalID, ok = d.nonEmpty(kpath, v, "omit the key when the role requires none")
+			case "tags":
+				ds.Tags, ok = d.tags(kpath, v, di)
+			case "name_pattern":
+				ds.NamePattern, ok = d.nonEmpty(kpath, v, "omit the key to match every function name")
+			case "refresh":
+				ds.Refresh, ok = d.duration(kpath, v)
+			case "qualifier": // "" = unqualified, as when the key is omitted
+				ds.Qualifier, ok = d.str(kpath, v)
+			case "statuses":
+				ds.Statuses, ok = d.strList(kpath, v, di.listInfo(key))
+			case "window":
+				ds.Window, ok = d.duration(kpath, v)
+			default:
+				return false
+			}
+			di.record(key, v, ok)
+			return true
+		})
+		c.Discovery = append(c.Discovery, ds)
+		info.discs = append(info.discs, di)
+	})
+}
+
+// list walks a list of mappings under the top-level key name, calling entry
+// for each mapping; *count is set to the number of entries. A null value is
+// accepted (an empty list); validate reports it if needed.
+func (d decoder) list(v *yaml.Node, name string, count *int, entry func(path string, i int, e, m *yaml.Node)) bool {
+	n := resolve(v)
+	if isNull(n) {
+		return true // reported by validate as "at least one function or discovery entry is required"
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.probs.add(valueLine(v), name, "expected a list, got %s", describe(n))
+		return false
+	}
+	*count = len(n.Content)
+	for i, e := range n.Content {
+		path := fmt.Sprintf("%s[%d]", name, i)
+		m := resolve(e)
+		if m.Kind != yaml.MappingNode {
+			d.probs.add(valueLine(e), path, "expected a mapping, got %s", describe(m))
+			continue
+		}
+		entry(path, i, e, m)
 	}
 	return true
 }
 
-func (d decoder) statuses(path string, v *yaml.Node, fi *funcInfo) ([]string, bool) {
+func newEntryInfo(index int) *entryInfo {
+	return &entryInfo{index: index, fields: map[string]src{}, bad: map[string]bool{}}
+}
+
+// record notes whether key decoded.
+func (ei *entryInfo) record(key string, v *yaml.Node, ok bool) {
+	if ok {
+		ei.fields[key] = src{line: valueLine(v), raw: resolve(v).Value}
+	} else {
+		ei.bad[key] = true
+	}
+}
+
+// listInfo returns a fresh listInfo for key.
+func (ei *entryInfo) listInfo(key string) *listInfo {
+	if ei.lists == nil {
+		ei.lists = map[string]*listInfo{}
+	}
+	li := &listInfo{}
+	ei.lists[key] = li
+	return li
+}
+
+// strList decodes a list of strings, recording the line of every item in li.
+// Items that are not strings are reported, recorded in li.bad and kept as "".
+func (d decoder) strList(path string, v *yaml.Node, li *listInfo) ([]string, bool) {
 	n := resolve(v)
 	if isNull(n) {
 		d.probs.add(valueLine(v), path, "missing value")
@@ -268,20 +352,54 @@ func (d decoder) statuses(path string, v *yaml.Node, fi *funcInfo) ([]string, bo
 		return nil, false
 	}
 	out := make([]string, 0, len(n.Content))
-	fi.badStatus = map[int]bool{}
-	fi.statusLines = make([]int, 0, len(n.Content))
+	li.bad = map[int]bool{}
+	li.lines = make([]int, 0, len(n.Content))
 	for i, e := range n.Content {
 		var s string
 		if r := resolve(e); r.Kind == yaml.ScalarNode && !isNull(r) {
 			s = r.Value // fast path: no path string needed
 		} else {
 			d.str(fmt.Sprintf("%s[%d]", path, i), e) // reports the problem
-			fi.badStatus[i] = true
+			li.bad[i] = true
 		}
 		out = append(out, s)
-		fi.statusLines = append(fi.statusLines, valueLine(e))
+		li.lines = append(li.lines, valueLine(e))
 	}
 	return out, true
+}
+
+// tags decodes a mapping of strings to strings, recording the line of every
+// key in ei.tagLines. Values that are not strings are reported and kept as "".
+func (d decoder) tags(path string, v *yaml.Node, ei *entryInfo) (map[string]string, bool) {
+	n := resolve(v)
+	switch {
+	case isNull(n):
+		d.probs.add(valueLine(v), path, "missing value")
+		return nil, false
+	case n.Kind != yaml.MappingNode:
+		d.probs.add(valueLine(v), path, "expected a mapping, got %s", describe(n))
+		return nil, false
+	}
+	out := map[string]string{}
+	ei.tagLines = map[string]int{}
+	d.mapping(n, path, func(key string, k, v *yaml.Node) bool {
+		s, _ := d.str(path+"."+key, v)
+		out[key] = s
+		ei.tagLines[key] = k.Line
+		return true
+	})
+	return out, len(out) > 0 || len(n.Content) == 0 // all keys bad: reported already
+}
+
+// nonEmpty decodes a string that must not be empty; hint says what to do
+// instead of writing an empty string.
+func (d decoder) nonEmpty(path string, v *yaml.Node, hint string) (string, bool) {
+	s, ok := d.str(path, v)
+	if ok && s == "" {
+		d.probs.add(valueLine(v), path, "must not be empty (%s)", hint)
+		return "", false
+	}
+	return s, ok
 }
 
 // str decodes any non-null scalar as its text.

@@ -1,10 +1,12 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/url"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +24,11 @@ var (
 	// regionRE accepts any lowercase host label, so that simulators and
 	// future regions work; it catches typos like spaces or upper case.
 	regionRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
+	// roleARNRE is an IAM role ARN; the path is made of non-empty segments
+	// of printable ASCII other than '/'.
+	roleARNRE    = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:iam::([0-9]{12}):role/(?:[!-.0-~]+/)*[\w+=,.@-]{1,64}$`)
+	externalIDRE = regexp.MustCompile(`^[\w+=,.@:/-]+$`) // as STS AssumeRole accepts, with 2-1224 characters
+	accountRE    = regexp.MustCompile(`^[0-9]{12}$`)
 )
 
 // parsedName is a function name, partial ARN or full ARN taken apart.
@@ -137,6 +144,15 @@ func validate(c *Config, info *fileInfo, p *problems) {
 				durValue("interval", c.Interval), durValue("resync_interval", c.ResyncInterval), suffix)
 		}
 	}
+	if !skip("max_idle_interval") {
+		switch {
+		case c.MaxIdleInterval < 0:
+			p.add(line("max_idle_interval"), "max_idle_interval", "must be >= 0, got %s", durValue("max_idle_interval", c.MaxIdleInterval))
+		case c.MaxIdleInterval > 0 && !skip("interval") && c.MaxIdleInterval < c.Interval:
+			p.add(line("max_idle_interval"), "max_idle_interval", "must be \"0s\" (disabled) or >= interval %s, got %s",
+				durValue("interval", c.Interval), durValue("max_idle_interval", c.MaxIdleInterval))
+		}
+	}
 	if !skip("page_size") && (c.PageSize < 1 || c.PageSize > MaxPageSize) {
 		p.add(line("page_size"), "page_size", "must be between 1 and %d, got %d", MaxPageSize, c.PageSize)
 	}
@@ -152,123 +168,126 @@ func validate(c *Config, info *fileInfo, p *problems) {
 		}
 	}
 
-	if len(c.Functions) == 0 && !(info != nil && (info.bad["functions"] || info.entries > 0)) {
+	if len(c.Functions) == 0 && len(c.Discovery) == 0 && !(info != nil &&
+		(info.bad["functions"] || info.entries > 0 || info.bad["discovery"] || info.discEntries > 0)) {
 		where := 0
 		if info != nil {
 			where = info.functionsLine
+			if where == 0 {
+				where = info.discoveryLine
+			}
 		}
-		p.add(where, "functions", "at least one function is required")
+		p.add(where, "functions", "at least one function or discovery entry is required")
+	}
+
+	// The account of the default credentials, for duplicate detection.
+	defaultAccount := ""
+	if !skip("account_id") && (c.AccountID != "" || set("account_id")) {
+		if accountRE.MatchString(c.AccountID) {
+			defaultAccount = c.AccountID
+		} else {
+			p.add(line("account_id"), "account_id", "invalid account ID %q (want 12 digits)", c.AccountID)
+		}
 	}
 
 	type dupKey struct{ name, qualifier string }
 	seen := map[dupKey][]int{}
 	for i := range c.Functions {
 		f := &c.Functions[i]
-		var fi *funcInfo
+		e := entry{p: p, line: f.Line}
 		idx := i
 		if info != nil && i < len(info.funcs) {
-			fi = info.funcs[i]
-			idx = fi.index
+			e.ei = info.funcs[i]
+			idx = e.ei.index
 		}
-		path := fmt.Sprintf("functions[%d]", idx)
-		fline := func(key string) int {
-			if s, ok := fi.src(key); ok {
-				return s.line
-			}
-			return f.Line
-		}
-		fbad := func(key string) bool { return fi != nil && fi.bad[key] }
-		fset := func(key string) bool {
-			_, ok := fi.src(key)
-			return ok
-		}
+		e.path = fmt.Sprintf("functions[%d]", idx)
 
 		// name -> derived fields
 		var pn parsedName
 		nameOK := false
 		switch {
-		case fbad("name"):
-		case f.Name == "" && fi != nil && !fset("name"):
-			p.add(f.Line, path, "missing required key \"name\"")
+		case e.bad("name"):
+		case f.Name == "" && e.ei != nil && !e.set("name"):
+			p.add(f.Line, e.path, "missing required key \"name\"")
 		case f.Name == "":
-			p.add(fline("name"), path+".name", "must not be empty")
+			e.add("name", "must not be empty")
 		default:
 			if pn, nameOK = parseFunctionName(f.Name); !nameOK {
-				p.add(fline("name"), path+".name", "%s", nameProblem(f.Name))
+				e.add("name", "%s", nameProblem(f.Name))
 			}
 		}
-		f.FunctionName, f.AccountID, f.Region = pn.functionName, pn.account, pn.region
-		if nameOK && f.Region == "" {
-			f.Region = c.Region
-		}
+		f.FunctionName = pn.functionName
 
 		// qualifier
-		qualOK := !fbad("qualifier")
+		qualOK := !e.bad("qualifier")
 		if qualOK && f.Qualifier != "" && !qualifierRE.MatchString(f.Qualifier) {
-			p.add(fline("qualifier"), path+".qualifier", "invalid qualifier %q (want a version number, $LATEST or an alias of 1-128 letters, digits, '-' or '_')", f.Qualifier)
+			e.add("qualifier", "invalid qualifier %q (want a version number, $LATEST or an alias of 1-128 letters, digits, '-' or '_')", f.Qualifier)
 			qualOK = false
 		}
 		if nameOK && qualOK && pn.qualifier != "" {
 			if f.Qualifier == "" {
 				f.Qualifier = pn.qualifier
 			} else if f.Qualifier != pn.qualifier {
-				p.add(fline("qualifier"), path+".qualifier", "%q conflicts with qualifier %q in ARN %q", f.Qualifier, pn.qualifier, f.Name)
+				e.add("qualifier", "%q conflicts with qualifier %q in ARN %q", f.Qualifier, pn.qualifier, f.Name)
 				qualOK = false
 			}
 		}
 
-		// statuses
-		if !fbad("statuses") && f.Statuses != nil {
-			if len(f.Statuses) == 0 {
-				p.add(fline("statuses"), path+".statuses", "empty list; omit the key to export all statuses")
-			}
-			first := map[string]int{}
-			for j, s := range f.Statuses {
-				if fi != nil && fi.badStatus[j] {
-					continue
-				}
-				sline := f.Line
-				if fi != nil && j < len(fi.statusLines) {
-					sline = fi.statusLines[j]
-				}
-				k, dup := first[s]
-				switch {
-				case isStatus(s) && !dup:
-					first[s] = j
-				case len(p.list) >= maxProblems: // skip formatting
-					p.dropped++
-				case !isStatus(s):
-					p.add(sline, fmt.Sprintf("%s.statuses[%d]", path, j), "unknown status %q (want one of %s)", s, strings.Join(AllStatuses(), ", "))
-				default:
-					p.add(sline, fmt.Sprintf("%s.statuses[%d]", path, j), "duplicate status %q (first at statuses[%d])", s, k)
-				}
+		// region: the ARN's, else the function's own, else the global one
+		// (A Region equal to the ARN's is not checked again: ARN regions
+		// follow their own pattern, and Validate may have filled it in.)
+		regOK := !e.bad("region")
+		if regOK && f.Region != "" && !(nameOK && f.Region == pn.region) && !regionRE.MatchString(f.Region) {
+			e.add("region", "invalid region %q (want e.g. us-east-1)", f.Region)
+			regOK = false
+		}
+		if nameOK && regOK && pn.region != "" && f.Region != "" && f.Region != pn.region {
+			e.add("region", "%q conflicts with region %q in ARN %q", f.Region, pn.region, f.Name)
+			regOK = false
+		}
+		if nameOK && regOK {
+			if pn.region != "" {
+				f.Region = pn.region
+			} else if f.Region == "" {
+				f.Region = c.Region
 			}
 		}
 
-		// window
-		if !fbad("window") {
-			if f.Window == 0 && !fset("window") {
-				f.Window = c.Window
-			} else if f.Window <= 0 {
-				v := strconv.Quote(fmtDur(f.Window))
-				if s, ok := fi.src("window"); ok {
-					v = strconv.Quote(s.raw)
-				}
-				p.add(fline("window"), path+".window", "must be > 0, got %s", v)
+		// role_arn, external_id -> account
+		roleAccount, roleOK := e.role(f.RoleARN, f.ExternalID)
+		f.AccountID = pn.account
+		acctOK := true
+		if roleAccount != "" {
+			if f.AccountID == "" {
+				f.AccountID = roleAccount
+			} else if nameOK && f.AccountID != roleAccount {
+				e.add("role_arn", "account %q of %q conflicts with account %q in ARN %q", roleAccount, f.RoleARN, f.AccountID, f.Name)
+				acctOK = false
 			}
 		}
+
+		e.statuses(f.Statuses)
+		e.window(&f.Window, c.Window)
 
 		// duplicates: the same (bare name, qualifier) pair in the same region
-		// as far as both are known. Series are labelled by function,
-		// qualifier and region only, so two entries that differ just by
-		// execution_name or account would export the same series.
-		if !nameOK || !qualOK {
+		// and account as far as both are known (a function whose account is
+		// not derived is in the account_id account, when that is set).
+		// Series are labelled by function, qualifier, region and account, so
+		// two entries that differ just by execution_name or credentials would
+		// export the same series.
+		if !nameOK || !qualOK || !regOK || !roleOK || !acctOK {
 			continue
+		}
+		account := func(g *Function) string {
+			if g.AccountID != "" {
+				return g.AccountID
+			}
+			return defaultAccount
 		}
 		k := dupKey{f.FunctionName, f.Qualifier}
 		for _, j := range seen[k] {
-			g := c.Functions[j]
-			if !compatible(g.Region, f.Region) {
+			g := &c.Functions[j]
+			if !compatible(g.Region, f.Region) || !compatible(account(g), account(f)) {
 				continue
 			}
 			desc := fmt.Sprintf("duplicate function %q", f.FunctionName)
@@ -283,11 +302,219 @@ func validate(c *Config, info *fileInfo, p *problems) {
 				}
 				firstAt = fmt.Sprintf("functions[%d]", gidx)
 			}
-			p.add(f.Line, path, "%s (first at %s)", desc, firstAt)
+			p.add(f.Line, e.path, "%s (first at %s)", desc, firstAt)
 			break
 		}
 		seen[k] = append(seen[k], i)
 	}
+
+	for i := range c.Discovery {
+		d := &c.Discovery[i]
+		e := entry{p: p, line: d.Line}
+		idx := i
+		if info != nil && i < len(info.discs) {
+			e.ei = info.discs[i]
+			idx = e.ei.index
+		}
+		e.path = fmt.Sprintf("discovery[%d]", idx)
+
+		// regions
+		switch {
+		case e.bad("regions"):
+		case d.Regions == nil && e.ei != nil && !e.set("regions"):
+			p.add(d.Line, e.path, "missing required key \"regions\"")
+		case len(d.Regions) == 0:
+			e.add("regions", "empty list; at least one region is required")
+		default:
+			first := map[string]int{}
+			for j, r := range d.Regions {
+				if e.itemBad("regions", j) {
+					continue
+				}
+				k, dup := first[r]
+				valid := regionRE.MatchString(r)
+				switch {
+				case valid && !dup:
+					first[r] = j
+				case len(p.list) >= maxProblems: // skip formatting
+					p.dropped++
+				case !valid:
+					e.addItem("regions", j, "invalid region %q (want e.g. us-east-1)", r)
+				default:
+					e.addItem("regions", j, "duplicate region %q (first at regions[%d])", r, k)
+				}
+			}
+		}
+
+		d.AccountID, _ = e.role(d.RoleARN, d.ExternalID)
+
+		// tags
+		if !e.bad("tags") && d.Tags != nil {
+			if len(d.Tags) == 0 {
+				e.add("tags", "empty mapping; omit the key to match any tags")
+			}
+			if _, ok := d.Tags[""]; ok {
+				where := e.lineOf("tags")
+				if e.ei != nil {
+					if l, ok := e.ei.tagLines[""]; ok {
+						where = l
+					}
+				}
+				p.add(where, e.path+".tags", "empty tag key")
+			}
+		}
+
+		// name_pattern
+		d.Pattern = nil
+		if !e.bad("name_pattern") && d.NamePattern != "" {
+			re, err := regexp.Compile(d.NamePattern)
+			if err != nil {
+				msg := err.Error()
+				var se *syntax.Error
+				if errors.As(err, &se) {
+					msg = se.Code.String() + ": `" + se.Expr + "`"
+				}
+				e.add("name_pattern", "invalid regular expression %q: %s", d.NamePattern, msg)
+			} else {
+				d.Pattern = re
+			}
+		}
+
+		// refresh
+		if !e.bad("refresh") {
+			if d.Refresh == 0 && !e.set("refresh") {
+				d.Refresh = DefaultDiscoveryRefresh
+			} else if d.Refresh <= 0 {
+				e.add("refresh", "must be > 0, got %s", e.durValue("refresh", d.Refresh))
+			}
+		}
+
+		// qualifier ("" = unqualified)
+		if !e.bad("qualifier") && d.Qualifier != "" && !qualifierRE.MatchString(d.Qualifier) {
+			e.add("qualifier", "invalid qualifier %q (want a version number, $LATEST or an alias of 1-128 letters, digits, '-' or '_')", d.Qualifier)
+		}
+
+		e.statuses(d.Statuses)
+		e.window(&d.Window, c.Window)
+	}
+}
+
+// entry is one entry of the functions or discovery list being validated.
+type entry struct {
+	p    *problems
+	path string     // e.g. "functions[1]"
+	line int        // line of the entry, 0 when not from a file
+	ei   *entryInfo // nil for configs built in code
+}
+
+// bad reports whether key already failed to decode.
+func (e entry) bad(key string) bool { return e.ei != nil && e.ei.bad[key] }
+
+// set reports whether key was decoded from the file.
+func (e entry) set(key string) bool {
+	_, ok := e.ei.src(key)
+	return ok
+}
+
+// lineOf is the line of key's value, else the entry's line.
+func (e entry) lineOf(key string) int {
+	if s, ok := e.ei.src(key); ok {
+		return s.line
+	}
+	return e.line
+}
+
+// add reports a problem with the value of key.
+func (e entry) add(key, format string, args ...any) {
+	e.p.add(e.lineOf(key), e.path+"."+key, format, args...)
+}
+
+// itemBad reports whether item j of the list under key failed to decode.
+func (e entry) itemBad(key string, j int) bool {
+	return e.ei != nil && e.ei.lists[key] != nil && e.ei.lists[key].bad[j]
+}
+
+// addItem reports a problem with item j of the list under key.
+func (e entry) addItem(key string, j int, format string, args ...any) {
+	where := e.line
+	if e.ei != nil {
+		if li := e.ei.lists[key]; li != nil && j < len(li.lines) {
+			where = li.lines[j]
+		}
+	}
+	e.p.add(where, fmt.Sprintf("%s.%s[%d]", e.path, key, j), format, args...)
+}
+
+// durValue quotes a duration as written in the file, else formatted.
+func (e entry) durValue(key string, d time.Duration) string {
+	if s, ok := e.ei.src(key); ok {
+		return strconv.Quote(s.raw)
+	}
+	return strconv.Quote(fmtDur(d))
+}
+
+// statuses checks a status filter (nil = all).
+func (e entry) statuses(statuses []string) {
+	if e.bad("statuses") || statuses == nil {
+		return
+	}
+	if len(statuses) == 0 {
+		e.add("statuses", "empty list; omit the key to export all statuses")
+	}
+	first := map[string]int{}
+	for j, s := range statuses {
+		if e.itemBad("statuses", j) {
+			continue
+		}
+		k, dup := first[s]
+		switch {
+		case isStatus(s) && !dup:
+			first[s] = j
+		case len(e.p.list) >= maxProblems: // skip formatting
+			e.p.dropped++
+		case !isStatus(s):
+			e.addItem("statuses", j, "unknown status %q (want one of %s)", s, strings.Join(AllStatuses(), ", "))
+		default:
+			e.addItem("statuses", j, "duplicate status %q (first at statuses[%d])", s, k)
+		}
+	}
+}
+
+// window checks a per-entry window, resolving an unset one to global.
+func (e entry) window(w *time.Duration, global time.Duration) {
+	if e.bad("window") {
+		return
+	}
+	if *w == 0 && !e.set("window") {
+		*w = global
+	} else if *w <= 0 {
+		e.add("window", "must be > 0, got %s", e.durValue("window", *w))
+	}
+}
+
+// role checks role_arn and external_id and returns the role's account ("" when
+// there is no valid role) and whether both are valid.
+func (e entry) role(roleARN, externalID string) (account string, ok bool) {
+	ok = !e.bad("role_arn") && !e.bad("external_id")
+	if !e.bad("role_arn") && roleARN != "" {
+		if m := roleARNRE.FindStringSubmatch(roleARN); m != nil {
+			account = m[1]
+		} else {
+			e.add("role_arn", "invalid role ARN %q (want arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME with a 12-digit ACCOUNT)", roleARN)
+			ok = false
+		}
+	}
+	if !e.bad("external_id") && externalID != "" {
+		switch {
+		case roleARN == "" && !e.bad("role_arn"):
+			e.add("external_id", "requires role_arn")
+			ok = false
+		case len(externalID) < 2 || len(externalID) > 1224 || !externalIDRE.MatchString(externalID):
+			e.add("external_id", "invalid external ID %q (want 2-1224 letters, digits or any of _+=,.@:/-)", externalID)
+			ok = false
+		}
+	}
+	return account, ok
 }
 
 // compatible reports whether two possibly unknown ("") values may be equal.
@@ -303,10 +530,10 @@ func (info *fileInfo) topSrc(key string) (src, bool) {
 	return s, ok
 }
 
-func (fi *funcInfo) src(key string) (src, bool) {
-	if fi == nil {
+func (ei *entryInfo) src(key string) (src, bool) {
+	if ei == nil {
 		return src{}, false
 	}
-	s, ok := fi.fields[key]
+	s, ok := ei.fields[key]
 	return s, ok
 }

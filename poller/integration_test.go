@@ -81,7 +81,7 @@ func (e *simEnv) target(spec Spec, version string, s Settings) *simTarget {
 // poll runs one poll through the SDK and returns its snapshot.
 func (st *simTarget) poll(t testing.TB) *collector.Snapshot {
 	t.Helper()
-	src := st.env.pool.Client(st.t.spec.Account, st.t.spec.Region)
+	src := st.env.pool.Client(scrape.Access{Account: st.t.spec.AccountID, Region: st.t.spec.Region})
 	st.m.pollOnce(context.Background(), st.t, src, st.settings)
 	s := st.t.snap.Load()
 	if s.PollSuccess && st.baseline == 0 {

@@ -18,7 +18,7 @@ import (
 )
 
 // Spec is one target: a function (and qualifier and name filter) in one
-// account and region.
+// account (Target.AccountID, "" when unknown) and region.
 type Spec struct {
 	collector.Target
 	// Key identifies the target across reloads; state survives a reload
@@ -26,7 +26,8 @@ type Spec struct {
 	Key           string
 	APIName       string // FunctionName as sent to the API
 	ExecutionName string
-	Account       string
+	RoleARN       string // assumed to poll this target, when set
+	ExternalID    string
 	Statuses      []durable.Status // exported statuses; all when empty
 	Window        time.Duration
 }
@@ -40,6 +41,9 @@ type Settings struct {
 	MaxConcurrency int
 	ListRate       float64 // requests/s budget per account and region
 	GetRate        float64
+	// MaxIdle, when above Interval, lets idle targets be polled less
+	// often, never less often than this.
+	MaxIdle time.Duration
 	// Endpoint is the API endpoint override the sources use; a change
 	// restarts every target on new sources.
 	Endpoint string
@@ -48,8 +52,8 @@ type Settings struct {
 	ReadyTimeout time.Duration
 }
 
-// SourceFunc returns the Source for an account and region.
-type SourceFunc func(account, region string) Source
+// SourceFunc returns the Source that polls a target.
+type SourceFunc func(Spec) Source
 
 // Manager runs one poll loop per target.
 type Manager struct {
@@ -176,7 +180,7 @@ func (m *Manager) start(parent context.Context, t *target, s Settings, n int) {
 	ctx, cancel := context.WithCancel(parent)
 	t.cancel, t.done = cancel, make(chan struct{})
 	sem := m.sem
-	src := m.sources(t.spec.Account, t.spec.Region)
+	src := m.sources(t.spec)
 	// Spread the first polls over a tenth of the interval (at most 5s) so
 	// that many targets do not hit the API at the same instant.
 	spread := min(s.Interval/10, 5*time.Second)
@@ -210,27 +214,43 @@ func (m *Manager) loop(ctx context.Context, t *target, src Source, s Settings, s
 		case <-timer.C:
 		}
 	}
-	ticker := time.NewTicker(s.Interval)
-	defer ticker.Stop()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	streak := 0
 	for {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
 			return
 		}
-		m.pollOnce(ctx, t, src, s)
+		start := time.Now()
+		idle := m.pollOnce(ctx, t, src, s)
 		<-sem
+		// An idle target (nothing running, nothing new) is polled at twice
+		// the interval each time, up to MaxIdle: a change is seen at most
+		// MaxIdle late. Any activity brings it back to every interval.
+		wait := s.Interval
+		if idle && s.MaxIdle > s.Interval {
+			streak = min(streak+1, 30)
+			wait = min(s.Interval<<streak, s.MaxIdle)
+		} else {
+			streak = 0
+		}
+		timer.Reset(max(time.Until(start.Add(wait)), 0))
 		select {
 		case <-ctx.Done():
 			return
-		case <-ticker.C:
+		case <-timer.C:
 		}
 	}
 }
 
 // pollOnce runs one poll with a deadline of one interval and publishes the
 // outcome. A poll that fails changes no state: the last good numbers stay.
-func (m *Manager) pollOnce(ctx context.Context, t *target, src Source, s Settings) {
+// It reports whether the target was idle: the poll succeeded, listed
+// nothing and nothing runs.
+func (m *Manager) pollOnce(ctx context.Context, t *target, src Source, s Settings) bool {
 	start := m.now()
 	now := start.UnixMilli()
 	tr := t.tracker
@@ -248,7 +268,7 @@ func (m *Manager) pollOnce(ctx context.Context, t *target, src Source, s Setting
 	end := m.now()
 	took := end.Sub(start)
 	if ctx.Err() != nil {
-		return // shutting down or reconfigured: not a failure of the target
+		return false // shutting down or reconfigured: not a failure of the target
 	}
 	if took > s.Interval || errors.Is(err, context.DeadlineExceeded) {
 		t.overruns++
@@ -259,7 +279,7 @@ func (m *Manager) pollOnce(ctx context.Context, t *target, src Source, s Setting
 		m.logger.Error("poll failed", "function", t.spec.Function, "qualifier", t.spec.Qualifier, "region", t.spec.Region,
 			"full", full, "err", err)
 		t.publish(tr, end, took, false, req)
-		return
+		return false
 	}
 	for _, n := range b.invalid {
 		if k := n.key ^ uint64(n.reason)<<56; tr.flagged[k] == 0 {
@@ -271,6 +291,7 @@ func (m *Manager) pollOnce(ctx context.Context, t *target, src Source, s Setting
 	m.logger.Debug("poll done", "function", t.spec.Function, "qualifier", t.spec.Qualifier, "full", full,
 		"list_requests", req[reqList], "get_requests", req[reqGet], "took", took, "tracked", len(tr.running)+len(tr.done)+len(tr.tomb))
 	t.publish(tr, end, took, true, req)
+	return len(b.items) == 0 && len(tr.running) == 0
 }
 
 // publish swaps in a new immutable snapshot.
@@ -311,5 +332,5 @@ func statusesOrAll(s []durable.Status) []durable.Status {
 
 func specEqual(a, b Spec) bool {
 	return a.Target == b.Target && a.Key == b.Key && a.APIName == b.APIName && a.ExecutionName == b.ExecutionName &&
-		a.Account == b.Account && a.Window == b.Window && slices.Equal(a.Statuses, b.Statuses)
+		a.RoleARN == b.RoleARN && a.ExternalID == b.ExternalID && a.Window == b.Window && slices.Equal(a.Statuses, b.Statuses)
 }

@@ -41,7 +41,7 @@ func NewMetrics(namespace string) *Metrics {
 		Name:      "api_requests_total",
 		Help:      "HTTP requests sent to the Lambda API, retries included, by operation and outcome (success, throttled, error).",
 	}, []string{"operation", "outcome"})}
-	for _, op := range []string{OpList, OpGet} {
+	for _, op := range []string{OpList, OpGet, OpListFunctions, OpGetResources} {
 		for _, o := range []string{OutcomeSuccess, OutcomeThrottled, OutcomeError} {
 			m.Requests.WithLabelValues(op, o)
 		}
@@ -84,10 +84,13 @@ func (l *Limiters) get(key string) *accountLimiter {
 type accountLimiter struct{ list, get *gate }
 
 func (a *accountLimiter) forOp(op string) *gate {
-	if op == OpGet {
+	switch op {
+	case OpGet:
 		return a.get
+	case OpList:
+		return a.list
 	}
-	return a.list
+	return nil // discovery calls are rare and have quotas of their own
 }
 
 // gate is a token bucket that a throttle answer can also close for a while,
@@ -147,8 +150,10 @@ type transport struct {
 func (t *transport) Do(r *http.Request) (*http.Response, error) {
 	op := awsmiddleware.GetOperationName(r.Context())
 	g := t.limiter.forOp(op)
-	if err := g.wait(r.Context()); err != nil {
-		return nil, err
+	if g != nil {
+		if err := g.wait(r.Context()); err != nil {
+			return nil, err
+		}
 	}
 	resp, err := t.next.Do(r)
 	outcome := OutcomeSuccess
@@ -157,7 +162,7 @@ func (t *transport) Do(r *http.Request) (*http.Response, error) {
 		outcome = OutcomeError
 	case resp.StatusCode == http.StatusTooManyRequests:
 		outcome = OutcomeThrottled
-		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After")); ok {
+		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After")); ok && g != nil {
 			g.pause(d)
 		}
 	case resp.StatusCode >= 300:
@@ -237,14 +242,16 @@ type PoolOptions struct {
 	HTTPTimeout time.Duration // per HTTP attempt; default 30s
 }
 
-// Pool caches one SDK client per account and region. All clients of an
-// account and region share the same rate limiters.
+// Pool caches SDK clients per account, role and region. All clients of an
+// account and region share the same rate limiters, and assumed-role
+// credentials are cached per role and refreshed before they expire.
 type Pool struct {
 	base     aws.Config
 	opts     PoolOptions
 	limiters *Limiters
 	mu       sync.Mutex
 	clients  map[string]*Client
+	creds    map[string]aws.CredentialsProvider
 }
 
 // NewPool returns a Pool whose clients start from base (credentials, region,
@@ -262,45 +269,61 @@ func NewPool(base aws.Config, o PoolOptions) *Pool {
 	if o.HTTPTimeout <= 0 {
 		o.HTTPTimeout = 30 * time.Second
 	}
-	return &Pool{base: base, opts: o, limiters: NewLimiters(o.Limits), clients: make(map[string]*Client)}
+	return &Pool{base: base, opts: o, limiters: NewLimiters(o.Limits),
+		clients: make(map[string]*Client), creds: make(map[string]aws.CredentialsProvider)}
 }
 
 // DefaultRegion is the region clients use when a target names none.
 func (p *Pool) DefaultRegion() string { return p.base.Region }
 
-// Client returns the client for an account and region; an empty region means
-// the default one.
-func (p *Pool) Client(account, region string) *Client {
-	if region == "" {
-		region = p.base.Region
-	}
-	key := account + "/" + region
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if c, ok := p.clients[key]; ok {
-		return c
-	}
-	tr := &transport{
+// transport is the instrumented, rate-limited HTTP client of an account
+// and region.
+func (p *Pool) transport(a Access, region string) *transport {
+	return &transport{
 		next:    awshttp.NewBuildableClient().WithTimeout(p.opts.HTTPTimeout),
-		limiter: p.limiters.get(key),
+		limiter: p.limiters.get(a.Account + "/" + region),
 		metrics: p.opts.Metrics,
 	}
+}
+
+func (p *Pool) retryer() aws.Retryer {
 	o := p.opts
-	api := lambda.NewFromConfig(p.base, func(lo *lambda.Options) {
-		lo.Region = region
-		lo.HTTPClient = tr
-		if o.Endpoint != "" {
-			lo.BaseEndpoint = aws.String(o.Endpoint)
-		}
-		lo.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
-			so.MaxAttempts = o.MaxAttempts
-			so.MaxBackoff = o.MaxBackoff
-			so.Backoff = backoff{base: o.BaseBackoff, max: o.MaxBackoff}
-			// The shared limiters and Retry-After pacing do this job.
-			so.RateLimiter = ratelimit.None
-		})
+	return retry.NewStandard(func(so *retry.StandardOptions) {
+		so.MaxAttempts = o.MaxAttempts
+		so.MaxBackoff = o.MaxBackoff
+		so.Backoff = backoff{base: o.BaseBackoff, max: o.MaxBackoff}
+		// The shared limiters and Retry-After pacing do this job.
+		so.RateLimiter = ratelimit.None
 	})
-	c := NewClient(api, o.PageSize)
+}
+
+// Client returns the durable-executions client for an access.
+func (p *Pool) Client(a Access) *Client {
+	if a.Region == "" {
+		a.Region = p.base.Region
+	}
+	key := a.key()
+	p.mu.Lock()
+	c, ok := p.clients[key]
+	p.mu.Unlock()
+	if ok {
+		return c
+	}
+	cfg := p.configFor(a)
+	tr := p.transport(a, cfg.Region)
+	api := lambda.NewFromConfig(cfg, func(lo *lambda.Options) {
+		lo.HTTPClient = tr
+		if p.opts.Endpoint != "" {
+			lo.BaseEndpoint = aws.String(p.opts.Endpoint)
+		}
+		lo.Retryer = p.retryer()
+	})
+	c = NewClient(api, p.opts.PageSize)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if prev, ok := p.clients[key]; ok {
+		return prev
+	}
 	p.clients[key] = c
 	return c
 }

@@ -36,7 +36,7 @@ func setup(t *testing.T, o lambdasim.Options, pageSize int) (*lambdasim.Server, 
 		Region:      "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 	}, scrape.PoolOptions{Endpoint: srv.URL, PageSize: pageSize, BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, Metrics: m})
-	return sim, pool.Client("", ""), m
+	return sim, pool.Client(scrape.Access{}), m
 }
 
 func populate(sim *lambdasim.Server, fn string, n int) []string {

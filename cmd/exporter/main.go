@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,9 +32,11 @@ import (
 
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/collector"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/config"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/fleet"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/lambdasim"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/poller"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/shard"
 )
 
 const program = "lambda-durable-exporter"
@@ -48,6 +51,9 @@ func run() int {
 	metricsPath := app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 	maxRequests := app.Flag("web.max-requests", "Maximum number of concurrent scrapes of the metrics path; 0 means no limit.").Default("40").Int()
 	pprofOn := app.Flag("web.enable-pprof", "Serve Go profiling endpoints under /debug/pprof/ (off by default: they expose internals).").Bool()
+	shardIndex := app.Flag("shard.index", "This replica's shard, in [0, shard.total).").Default("0").Int()
+	shardTotal := app.Flag("shard.total", "Number of replicas sharing the targets; each polls and exports only its own.").Default("1").Int()
+	shardAuto := app.Flag("shard.auto", "Take the shard index from the StatefulSet pod name's ordinal ($POD_NAME, else $HOSTNAME).").Bool()
 	demo := app.Flag("demo", "Run against a simulated Lambda API with a live workload, on loopback; no AWS account needed.").Bool()
 	toolkitFlags := kingpinflag.AddFlags(app, ":9897")
 	logConfig := &promslog.Config{}
@@ -59,6 +65,23 @@ func run() int {
 		return 2
 	}
 	logger := promslog.New(logConfig)
+	sh := shard.Shard{Index: *shardIndex, Total: *shardTotal}
+	if *shardAuto {
+		pod := os.Getenv("POD_NAME")
+		if pod == "" {
+			pod, _ = os.Hostname()
+		}
+		i, err := shard.IndexFromPodName(pod)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: --shard.auto: %v\n", program, err)
+			return 2
+		}
+		sh.Index = i
+	}
+	if err := sh.Validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", program, err)
+		return 2
+	}
 
 	if *configCheck {
 		if _, err := config.Load(*configFile); err != nil {
@@ -131,12 +154,28 @@ func run() int {
 			Metrics:  scrapeMetrics,
 		})
 	}
-	pool := newPool(cfg)
-	mgr := poller.NewManager(logger, func(account, region string) poller.Source { return pool.Client(account, region) }, nil)
+	// The pool is read by the poll and discovery goroutines and replaced by
+	// a reload on this one.
+	var pool atomic.Pointer[scrape.Pool]
+	pool.Store(newPool(cfg))
+	mgr := poller.NewManager(logger, func(s poller.Spec) poller.Source {
+		return pool.Load().Client(scrape.Access{Account: s.AccountID, Region: s.Region, RoleARN: s.RoleARN, ExternalID: s.ExternalID})
+	}, nil)
 	reg.MustRegister(collector.New(mgr))
-	mgr.Apply(ctx, settingsOf(cfg), specsOf(cfg, awsCfg.Region))
+	fleetMetrics := fleet.NewMetrics()
+	reg.MustRegister(fleetMetrics.Collectors()...)
+	fl := fleet.New(fleet.Options{
+		Logger:        logger,
+		Finders:       func(a scrape.Access) fleet.Finder { return pool.Load().Discoverer(a) },
+		Manager:       mgr,
+		Shard:         sh,
+		DefaultRegion: awsCfg.Region,
+	}, fleetMetrics)
+	logger.Info("starting", "version", version.Info(), "functions", len(cfg.Functions), "discovery", len(cfg.Discovery),
+		"interval", cfg.Interval, "window", cfg.Window, "shard", sh.Index, "shards", sh.Total)
+	fleetDone := make(chan struct{})
+	go func() { defer close(fleetDone); fl.Run(ctx, cfg) }()
 	reloads.success()
-	logger.Info("starting", "version", version.Info(), "functions", len(cfg.Functions), "interval", cfg.Interval, "window", cfg.Window)
 
 	reloadConfig := func() error {
 		c, err := load()
@@ -153,10 +192,10 @@ func run() int {
 		// it (they are part of the settings), so one account never has two
 		// budgets. The trackers, and so the counts, stay either way.
 		if poolKey(c) != poolKey(cfg) {
-			pool = newPool(c)
+			pool.Store(newPool(c))
 		}
 		cfg = c
-		mgr.Apply(ctx, settingsOf(c), specsOf(c, awsCfg.Region))
+		fl.Reload(ctx, c)
 		reloads.success()
 		logger.Info("configuration reloaded", "file", *configFile, "functions", len(c.Functions))
 		return nil
@@ -262,6 +301,7 @@ loop:
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		logger.Error("HTTP shutdown", "err", err)
 	}
+	<-fleetDone
 	mgr.Wait()
 	return code
 }
@@ -269,20 +309,6 @@ loop:
 // poolKey says which configuration keys the client pool depends on.
 func poolKey(c *config.Config) string {
 	return fmt.Sprintf("%s|%d|%g|%g", c.Endpoint, c.PageSize, c.ListRequestsPerSecond, c.GetRequestsPerSecond)
-}
-
-// settingsOf maps the configuration to the poller's settings.
-func settingsOf(c *config.Config) poller.Settings {
-	return poller.Settings{
-		Interval:       c.Interval,
-		Overlap:        c.Overlap,
-		Resync:         c.ResyncInterval,
-		PageSize:       c.PageSize,
-		MaxConcurrency: c.MaxConcurrency,
-		ListRate:       c.ListRequestsPerSecond,
-		GetRate:        c.GetRequestsPerSecond,
-		Endpoint:       c.Endpoint,
-	}
 }
 
 // checkRegions makes sure every function has a region to be polled in.
@@ -333,6 +359,7 @@ var demoFunctions = []string{"order-workflow", "billing", "nightly-report"}
 // It goes through the same parser as a user's file.
 const demoYAML = `
 region: us-east-1
+account_id: "123456789012"
 interval: 5s
 window: 24h
 overlap: 1m

@@ -177,6 +177,7 @@ func TestBinaryAgainstSimulatedAPI(t *testing.T) {
 	defer srv.Close()
 
 	cfg := writeConfig(t, `
+account_id: "`+sim.AccountID()+`"
 interval: 1s
 window: 24h
 page_size: 200
@@ -194,13 +195,13 @@ functions:
 	// 2500 orders over 20.8h: all within 24h. i%10==0 run (250); of the
 	// rest, i%4 picks the status.
 	want := map[string]float64{
-		"function=orders,qualifier=,region=us-east-1,status=RUNNING":   250,
-		"function=orders,qualifier=,region=us-east-1,status=SUCCEEDED": 500,
-		"function=orders,qualifier=,region=us-east-1,status=FAILED":    625,
-		"function=orders,qualifier=,region=us-east-1,status=TIMED_OUT": 500,
-		"function=orders,qualifier=,region=us-east-1,status=STOPPED":   625,
-		"function=billing,qualifier=3,region=us-east-1,status=RUNNING": 40,
-		"function=billing,qualifier=3,region=us-east-1,status=FAILED":  0,
+		"account_id=123456789012,function=orders,qualifier=,region=us-east-1,status=RUNNING":   250,
+		"account_id=123456789012,function=orders,qualifier=,region=us-east-1,status=SUCCEEDED": 500,
+		"account_id=123456789012,function=orders,qualifier=,region=us-east-1,status=FAILED":    625,
+		"account_id=123456789012,function=orders,qualifier=,region=us-east-1,status=TIMED_OUT": 500,
+		"account_id=123456789012,function=orders,qualifier=,region=us-east-1,status=STOPPED":   625,
+		"account_id=123456789012,function=billing,qualifier=3,region=us-east-1,status=RUNNING": 40,
+		"account_id=123456789012,function=billing,qualifier=3,region=us-east-1,status=FAILED":  0,
 	}
 	for k, v := range want {
 		if ex[k] != v {
@@ -220,12 +221,14 @@ functions:
 		}
 	}
 
+	checkMetricList(t, m)
+
 	// Ended after the exporter started: counted once, with its duration.
 	arn := sim.Executions("billing")[0].ARN
 	if err := sim.End(arn, "FAILED", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	key := "function=billing,qualifier=3,region=us-east-1,status=FAILED"
+	key := "account_id=123456789012,function=billing,qualifier=3,region=us-east-1,status=FAILED"
 	p.metrics(t, func(m map[string]*dto) bool {
 		return m["lambda_durable_executions_finished_total"].samples[key] == 1 &&
 			m["lambda_durable_execution_duration_seconds"].samples[key] == 1
@@ -283,5 +286,48 @@ func TestConfigCheck(t *testing.T) {
 	out, err = exec.Command(binary, "--config.file=/nonexistent/x.yaml").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "/nonexistent/x.yaml") {
 		t.Errorf("missing config file: err=%v, output must name the path:\n%s", err, out)
+	}
+}
+
+// checkMetricList proves that grafana/exporter-metrics.txt, which the
+// dashboard tests check every panel query against, lists exactly the
+// lambda_* metrics the exporter exposes.
+func checkMetricList(t *testing.T, m map[string]*dto) {
+	t.Helper()
+	b, err := os.ReadFile("../../grafana/exporter-metrics.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, l := range strings.Fields(string(b)) {
+		listed[l] = true
+	}
+	exposed := map[string]bool{}
+	for name := range m {
+		if !strings.HasPrefix(name, "lambda_") {
+			continue
+		}
+		if name == "lambda_durable_execution_duration_seconds" {
+			for _, sfx := range []string{"_bucket", "_sum", "_count"} {
+				exposed[name+sfx] = true
+			}
+			continue
+		}
+		exposed[name] = true
+	}
+	for n := range exposed {
+		if !listed[n] {
+			t.Errorf("%s is exposed but missing from grafana/exporter-metrics.txt", n)
+		}
+	}
+	// Series that exist only when discovery is configured.
+	conditional := map[string]bool{
+		"lambda_durable_exporter_discovery_success":    true,
+		"lambda_durable_exporter_discovered_functions": true,
+	}
+	for n := range listed {
+		if !exposed[n] && !conditional[n] {
+			t.Errorf("grafana/exporter-metrics.txt lists %s, which the exporter does not expose", n)
+		}
 	}
 }
