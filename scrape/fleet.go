@@ -27,7 +27,9 @@ type Access struct {
 	ExternalID string
 }
 
-func (a Access) key() string { return a.Account + "/" + a.Region + "/" + a.RoleARN + "/" + a.ExternalID }
+func (a Access) key() string {
+	return a.Account + "/" + a.Region + "/" + a.RoleARN + "/" + a.ExternalID
+}
 
 // credentials returns the (cached) credentials for a role, or the base ones.
 func (p *Pool) credentials(a Access) aws.CredentialsProvider {
