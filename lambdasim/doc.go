@@ -31,4 +31,26 @@
 //
 // Behaviour the real service documents ambiguously is selectable (see
 // [Options]) so that clients can be tested against every reading.
+//
+// A Server also serves Lambda ListFunctions (GET /2015-03-31/functions,
+// restJson1 API version 2015-03-31): its functions sorted by name, at most
+// 50 per page whatever MaxItems (1..10000) says, as AWS documents; an opaque
+// NextMarker; DurableConfig {ExecutionTimeout 86400, RetentionPeriodInDays
+// 14} on durable functions and none on those added with
+// [Server.AddPlainFunction]; LastModified in Lambda's
+// "2006-01-02T15:04:05.000+0000" form (the registration time). Constraint
+// violations (MaxItems, FunctionVersion other than ALL, a malformed
+// MasterRegion) are 400 ValidationException, which the SDK does not model;
+// a bad Marker is InvalidParameterValueException.
+//
+// # World
+//
+// A [World] puts many accounts and regions behind one endpoint and adds STS
+// (awsQuery: form-encoded POST, XML answers in the
+// https://sts.amazonaws.com/doc/2011-06-15/ namespace, errors as
+// <ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/>) and
+// the Resource Groups Tagging API (awsJson1.1: POST / with X-Amz-Target
+// ResourceGroupsTaggingAPI_20170126.GetResources, errors as
+// {"__type": CODE, "Message": ...}). Requests are routed by the SigV4
+// credential scope (service and region) and the access key (account).
 package lambdasim

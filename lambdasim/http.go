@@ -45,10 +45,11 @@ func resourceNotFound(format string, a ...any) *apiError {
 	return &apiError{status: http.StatusNotFound, code: "ResourceNotFoundException", message: fmt.Sprintf(format, a...)}
 }
 
-// ServeHTTP serves the two durable-execution read operations. Every request
-// must carry a SigV4 Authorization header whose credential scope names the
-// simulator's region and the service "lambda" (the signature itself is not
-// verified); otherwise the answer is 403.
+// ServeHTTP serves the two durable-execution read operations and
+// ListFunctions. Every request must carry a SigV4 Authorization header
+// whose credential scope names the simulator's region and the service
+// "lambda" (the signature itself is not verified); otherwise the answer is
+// 403.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	op, label, ok := route(r)
 	if !ok {
@@ -89,33 +90,14 @@ func (s *Server) intercept(op, label string, query url.Values, n int) *Fault {
 	} else if name := functionOfARN(label); name != "" {
 		fn = name
 	}
-	return s.opts.Intercept(Request{Op: op, Function: fn, Query: cloneValues(query), N: n})
+	return s.opts.Intercept(Request{Op: op, Account: s.opts.AccountID, Region: s.opts.Region, Function: fn, Query: cloneValues(query), N: n})
 }
 
 // preempt applies the Delay of f and answers the request if f replaces the
 // normal answer (Reset, Status or Body), reporting whether it did. It also
 // reports true when the client went away during the delay.
 func (s *Server) preempt(w http.ResponseWriter, r *http.Request, f *Fault, reqID string) bool {
-	if f.Delay > 0 {
-		t := time.NewTimer(f.Delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return true
-		}
-	}
-	switch {
-	case f.Reset:
-		resetConnection(w)
-	case f.Status != 0:
-		writeResponse(w, errorResponse(faultError(f), reqID))
-	case f.Body != nil:
-		writeResponse(w, &response{status: http.StatusOK, header: jsonHeader(reqID), body: f.Body})
-	default:
-		return false
-	}
-	return true
+	return applyFault(w, r, f, lambdaProtocol{}, reqID)
 }
 
 // serve builds the normal answer, rate limits included.
@@ -125,9 +107,12 @@ func (s *Server) serve(op, label string, query url.Values, reqID string) *respon
 	}
 	var body any
 	var aerr *apiError
-	if op == OpList {
+	switch op {
+	case OpList:
 		body, aerr = s.list(label, query)
-	} else {
+	case OpListFunctions:
+		body, aerr = s.listFunctions(query)
+	default:
 		body, aerr = s.get(label, query)
 	}
 	if aerr != nil {
@@ -143,6 +128,8 @@ func route(r *http.Request) (op, label string, ok bool) {
 	}
 	p := r.URL.EscapedPath()
 	switch {
+	case p == listFunctionsPath || p == listFunctionsPath+"/":
+		return OpListFunctions, "", true
 	case strings.HasPrefix(p, listPrefix) && strings.HasSuffix(p, listSuffix):
 		raw := strings.TrimSuffix(strings.TrimPrefix(p, listPrefix), listSuffix)
 		if raw == "" || strings.Contains(raw, "/") {
@@ -208,8 +195,11 @@ func (s *Server) checkAuth(r *http.Request) *apiError {
 
 func (s *Server) throttle(op string) *apiError {
 	lim := s.listLim
-	if op == OpGet {
+	switch op {
+	case OpGet:
 		lim = s.getLim
+	case OpListFunctions:
+		lim = s.listFnLim
 	}
 	if lim == nil {
 		return nil

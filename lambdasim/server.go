@@ -22,6 +22,18 @@ import (
 const (
 	OpList = "ListDurableExecutionsByFunction"
 	OpGet  = "GetDurableExecution"
+
+	// OpListFunctions is Lambda ListFunctions (GET /2015-03-31/functions),
+	// served by a Server alone too.
+	OpListFunctions = "ListFunctions"
+	// OpGetResources is Resource Groups Tagging API GetResources, served
+	// through a [World].
+	OpGetResources = "GetResources"
+	// OpAssumeRole and OpGetCallerIdentity are STS operations, served
+	// through a [World] and counted in the caller's partition (its account
+	// and the region of the request's credential scope).
+	OpAssumeRole        = "AssumeRole"
+	OpGetCallerIdentity = "GetCallerIdentity"
 )
 
 // Execution statuses known to the API. The SDK warns the enum can grow; the
@@ -77,6 +89,10 @@ type Options struct {
 	// Retry-After in whole seconds.
 	ListRate, GetRate float64
 
+	// ListFunctionsRate limits ListFunctions requests per second like
+	// ListRate (0 = unlimited).
+	ListFunctionsRate float64
+
 	// Intercept, when set, is called for every authenticated API request
 	// before it is served (and before rate limiting); a non-nil Fault changes
 	// the answer. It may be called concurrently.
@@ -85,13 +101,19 @@ type Options struct {
 
 // Request describes an API request to [Options.Intercept].
 type Request struct {
-	// Op is OpList or OpGet.
+	// Op is OpList, OpGet, OpListFunctions or, through a [World],
+	// OpGetResources, OpAssumeRole or OpGetCallerIdentity.
 	Op string
+	// Account and Region identify the Server (partition) serving the
+	// request: its Options.AccountID and Options.Region.
+	Account, Region string
 	// Function is the bare function name: parsed from FunctionName (name,
 	// partial or full ARN) for OpList, from the execution ARN for OpGet. It is
-	// the raw label when it cannot be parsed.
+	// the raw label when it cannot be parsed; empty for the other
+	// operations.
 	Function string
-	// Query is a copy of the request's query parameters.
+	// Query is a copy of the request's query parameters (for STS
+	// operations, of the form-encoded parameters; nil for GetResources).
 	Query url.Values
 	// N is the 1-based count of requests of this Op so far, including this
 	// one and requests rejected for authentication; see [Server.ResetRequests].
@@ -153,8 +175,10 @@ type Server struct {
 	reqMu sync.Mutex
 	reqs  map[string]int
 	reqID uint64
+	// reqSalt makes request IDs of World partitions distinct (0 alone).
+	reqSalt uint64
 
-	listLim, getLim *rate.Limiter
+	listLim, getLim, listFnLim *rate.Limiter
 }
 
 type function struct {
@@ -168,6 +192,15 @@ type function struct {
 	// tail holds AddRaw items without a usable StartTimestamp, in insertion
 	// order; they are listed after all others in either direction.
 	tail []*entry
+
+	// createdMs is when the function was registered (its LastModified);
+	// plain marks a function without DurableConfig (AddPlainFunction);
+	// tags are its tags, and tagged reports whether SetTags was ever called
+	// (the Tagging API lists only such functions).
+	createdMs int64
+	plain     bool
+	tags      map[string]string
+	tagged    bool
 }
 
 // entry is one listed item: a real execution or an AddRaw item (raw != nil).
@@ -201,6 +234,7 @@ func New(o Options) *Server {
 	}
 	s.listLim = newLimiter(o.ListRate)
 	s.getLim = newLimiter(o.GetRate)
+	s.listFnLim = newLimiter(o.ListFunctionsRate)
 	return s
 }
 
@@ -245,16 +279,18 @@ func (s *Server) function(name string) *function {
 	f := s.funcs[name]
 	if f == nil {
 		f = &function{
-			name:     name,
-			versions: map[string]bool{"$LATEST": true},
-			aliases:  make(map[string]string),
+			name:      name,
+			versions:  map[string]bool{"$LATEST": true},
+			aliases:   make(map[string]string),
+			createdMs: s.now().UnixMilli(),
 		}
 		s.funcs[name] = f
 	}
 	return f
 }
 
-// Functions returns the registered function names, sorted.
+// Functions returns the registered function names, sorted, including those
+// added with [Server.AddPlainFunction].
 func (s *Server) Functions() []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -584,13 +620,17 @@ func (s *Server) countRequest(op string) (n int, requestID string) {
 	defer s.reqMu.Unlock()
 	s.reqs[op]++
 	s.reqID++
-	return s.reqs[op], executionID(s.reqID ^ 0x5bd1e995)
+	return s.reqs[op], executionID(s.reqID ^ 0x5bd1e995 ^ s.reqSalt)
 }
 
 // Listen serves s with a real http.Server on a TCP listener at addr
 // (default "127.0.0.1:0", a free loopback port) and returns its base URL,
 // e.g. "http://127.0.0.1:41234", and a function that shuts it down.
 func Listen(addr string, s *Server) (string, func(context.Context) error, error) {
+	return listen(addr, s)
+}
+
+func listen(addr string, h http.Handler) (string, func(context.Context) error, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
@@ -599,7 +639,7 @@ func Listen(addr string, s *Server) (string, func(context.Context) error, error)
 		return "", nil, fmt.Errorf("lambdasim: listen %s: %w", addr, err)
 	}
 	srv := &http.Server{
-		Handler:           s,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      2 * time.Minute,
