@@ -83,6 +83,14 @@ func run() int {
 		return 2
 	}
 
+	// The web config (TLS, basic auth) is checked before anything starts,
+	// and by --config.check, not first when the listener opens.
+	if f := *toolkitFlags.WebConfigFile; f != "" {
+		if err := web.Validate(f); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: web config file %q: %v\n", program, f, err)
+			return 1
+		}
+	}
 	if *configCheck {
 		if _, err := config.Load(*configFile); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", program, err)
@@ -231,7 +239,9 @@ func run() int {
 			return
 		}
 		if err := <-res; err != nil {
-			http.Error(w, fmt.Sprintf("failed to reload config: %v", err), http.StatusInternalServerError)
+			// The details (paths, values) go to the log and the reload
+			// metric, not to whoever can reach this port.
+			http.Error(w, "failed to reload the configuration; the previous one stays in effect (see the exporter's log)", http.StatusInternalServerError)
 			return
 		}
 		fmt.Fprintln(w, "Reloaded")

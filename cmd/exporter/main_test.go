@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -51,7 +52,26 @@ func freePort(t *testing.T) string {
 type proc struct {
 	cmd  *exec.Cmd
 	addr string
-	logs *strings.Builder
+	logs *syncBuffer
+}
+
+// syncBuffer collects a process's output; the process writes it while the
+// test may read it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // start runs the exporter binary with args and extra environment.
@@ -60,7 +80,7 @@ func start(t *testing.T, env []string, args ...string) *proc {
 	addr := freePort(t)
 	cmd := exec.Command(binary, append([]string{"--web.listen-address=" + addr}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	logs := &strings.Builder{}
+	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
