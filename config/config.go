@@ -49,7 +49,7 @@ type Config struct {
 	MaxIdleInterval time.Duration
 
 	PageSize       int // MaxItems per list call, 1..1000
-	MaxConcurrency int // functions polled at once, >= 1
+	MaxConcurrency int // functions polled at once per account and region, >= 1
 
 	ListRequestsPerSecond float64 // client-side limit per account+region, > 0
 	GetRequestsPerSecond  float64 // client-side limit per account+region, > 0

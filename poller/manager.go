@@ -38,7 +38,7 @@ type Settings struct {
 	Overlap        time.Duration
 	Resync         time.Duration // 0 disables periodic full re-listing
 	PageSize       int
-	MaxConcurrency int
+	MaxConcurrency int // polls at once per account and region
 	ListRate       float64 // requests/s budget per account and region
 	GetRate        float64
 	// MaxIdle, when above Interval, lets idle targets be polled less
@@ -64,8 +64,11 @@ type Manager struct {
 
 	mu       sync.Mutex
 	settings Settings
-	sem      chan struct{}
-	targets  map[string]*target
+	// sems bound concurrent polls per account and region, like the rate
+	// limiters: polls waiting on one busy account's budget must not hold
+	// slots that another account's polls could use.
+	sems    map[string]chan struct{}
+	targets map[string]*target
 	order    []*target // config order, for stable output
 	wg       sync.WaitGroup
 }
@@ -85,7 +88,8 @@ func NewManager(logger *slog.Logger, sources SourceFunc, now func() time.Time) *
 	if now == nil {
 		now = time.Now
 	}
-	return &Manager{logger: logger, sources: sources, now: now, started: now(), targets: make(map[string]*target)}
+	return &Manager{logger: logger, sources: sources, now: now, started: now(), targets: make(map[string]*target),
+		sems: make(map[string]chan struct{})}
 }
 
 // Apply installs settings and targets. Targets whose key stays keep their
@@ -99,8 +103,8 @@ func (m *Manager) Apply(ctx context.Context, s Settings, specs []Spec) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	restartAll := m.settings != s
-	if m.sem == nil || cap(m.sem) != s.MaxConcurrency {
-		m.sem = make(chan struct{}, s.MaxConcurrency)
+	if restartAll {
+		m.sems = make(map[string]chan struct{})
 	}
 	m.settings = s
 
@@ -179,7 +183,7 @@ func (m *Manager) Ready() bool {
 func (m *Manager) start(parent context.Context, t *target, s Settings, n int) {
 	ctx, cancel := context.WithCancel(parent)
 	t.cancel, t.done = cancel, make(chan struct{})
-	sem := m.sem
+	sem := m.semFor(t.spec, s.MaxConcurrency)
 	src := m.sources(t.spec)
 	// Spread the first polls over a tenth of the interval (at most 5s) so
 	// that many targets do not hit the API at the same instant.
@@ -194,6 +198,18 @@ func (m *Manager) start(parent context.Context, t *target, s Settings, n int) {
 		defer close(t.done)
 		m.loop(ctx, t, src, s, sem, delay)
 	}()
+}
+
+// semFor returns the concurrency slots of a target's account and region;
+// m.mu is held.
+func (m *Manager) semFor(sp Spec, n int) chan struct{} {
+	k := sp.AccountID + "/" + sp.Region
+	sem, ok := m.sems[k]
+	if !ok {
+		sem = make(chan struct{}, max(n, 1))
+		m.sems[k] = sem
+	}
+	return sem
 }
 
 func (t *target) stop() {
