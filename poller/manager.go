@@ -38,7 +38,7 @@ type Settings struct {
 	Overlap        time.Duration
 	Resync         time.Duration // 0 disables periodic full re-listing
 	PageSize       int
-	MaxConcurrency int // polls at once per account and region
+	MaxConcurrency int     // polls at once per account and region
 	ListRate       float64 // requests/s budget per account and region
 	GetRate        float64
 	// MaxIdle, when above Interval, lets idle targets be polled less
@@ -69,8 +69,8 @@ type Manager struct {
 	// slots that another account's polls could use.
 	sems    map[string]chan struct{}
 	targets map[string]*target
-	order    []*target // config order, for stable output
-	wg       sync.WaitGroup
+	order   []*target // config order, for stable output
+	wg      sync.WaitGroup
 }
 
 type target struct {
