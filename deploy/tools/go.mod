@@ -1,0 +1,3 @@
+module github.com/lambda-durable-exporter/lambda-durable-exporter/deploy/tools
+
+go 1.26.8
