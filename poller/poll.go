@@ -68,7 +68,12 @@ func gather(ctx context.Context, src Source, t *tracker, spec *Spec, now int64, 
 		// The whole window (plus the overlap the state keeps), all statuses
 		// in one listing, or one listing per exported terminal status when
 		// the target exports only some (the API takes one status a request).
+		// After an outage longer than the window, also everything since the
+		// last success, so that what ended meanwhile is still counted.
 		b.listedAfter = t.coverage(now)
+		if t.primed {
+			b.listedAfter = min(b.listedAfter, t.lastSuccess-t.overlap)
+		}
 		b.windowSeen = make(map[uint64]struct{})
 		q.StartedAfter = time.UnixMilli(b.listedAfter - 1)
 		if t.exportsAll() {

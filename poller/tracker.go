@@ -37,6 +37,10 @@ func hashARN(arn string) uint64 { return maphash.String(hashSeed, arn) }
 type runRec struct {
 	arn   string
 	start int64
+	// unknown marks an execution last seen with a status this build does
+	// not know: it is read back like a running one until it reaches a known
+	// status, but counts in no gauge.
+	unknown bool
 }
 
 type doneRec struct {
@@ -192,7 +196,7 @@ func (t *tracker) apply(b *batch, now int64) {
 	}
 	for i := range b.items {
 		o := &b.items[i]
-		if o.status != durable.Running {
+		if o.status != durable.Running && o.status != durable.Unknown {
 			continue
 		}
 		if _, ok := t.done[o.hash]; ok {
@@ -201,10 +205,10 @@ func (t *tracker) apply(b *batch, now int64) {
 		if _, ok := t.tomb[o.hash]; ok {
 			continue
 		}
-		if _, ok := t.running[o.hash]; !ok && o.start < missedBefore {
+		if _, ok := t.running[o.hash]; !ok && o.start < missedBefore && o.status == durable.Running {
 			t.corrections++
 		}
-		t.running[o.hash] = runRec{arn: o.arn, start: o.start}
+		t.running[o.hash] = runRec{arn: o.arn, start: o.start, unknown: o.status == durable.Unknown}
 	}
 	for _, h := range b.gone {
 		delete(t.running, h)
@@ -269,13 +273,16 @@ func (t *tracker) dropPhantoms(b *batch) {
 	}
 }
 
+// flag counts an invalid execution once per reason. The record lives as
+// long as the item keeps being listed (each sighting extends it), so an item
+// listed for longer than the window is still counted once.
 func (t *tracker) flag(key uint64, r durable.Reason, now int64) {
 	key ^= uint64(r) << 56
-	if _, ok := t.flagged[key]; ok {
-		return
-	}
+	_, seen := t.flagged[key]
 	t.flagged[key] = now + t.window + t.overlap
-	t.invalid[r]++
+	if !seen {
+		t.invalid[r]++
+	}
 }
 
 // evict forgets what can no longer be listed again.
@@ -309,7 +316,7 @@ func (t *tracker) recount(now int64) {
 	}
 	oldest := int64(0)
 	for _, r := range t.running {
-		if r.start >= cut {
+		if r.start >= cut && !r.unknown {
 			c[durable.Running]++
 			if oldest == 0 || r.start < oldest {
 				oldest = r.start
@@ -365,15 +372,16 @@ func (v *validator) observe(e scrape.Execution) (uint64, bool) {
 	}
 	switch {
 	case e.Status == durable.Unknown:
+		// Reported once, and kept track of (not counted in any gauge) so
+		// that it is still counted when it reaches a known status.
 		v.note(h, durable.UnknownStatus, e, "status "+e.RawStatus)
-		return h, false
 	case e.Status.Terminal() && e.End == 0:
 		v.note(h, durable.MissingEnd, e, "")
 	case e.Status.Terminal() && e.End < e.Start:
 		v.note(h, durable.EndBeforeStart, e, "")
 	}
 	o := obs{hash: h, status: e.Status, start: e.Start, end: e.End}
-	if e.Status == durable.Running {
+	if e.Status == durable.Running || e.Status == durable.Unknown {
 		o.arn = e.ARN
 	}
 	v.b.items = append(v.b.items, o)
