@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
@@ -53,8 +54,13 @@ func (p *Pool) credentials(a Access) aws.CredentialsProvider {
 			o.ExternalID = aws.String(a.ExternalID)
 		}
 	})
-	// The cache refreshes the assumed-role credentials before they expire.
-	c := aws.NewCredentialsCache(prov)
+	// The cache refreshes the assumed-role credentials one to two minutes
+	// before they expire (jittered), so no request goes out with expiring
+	// credentials and many roles do not all refresh at once.
+	c := aws.NewCredentialsCache(prov, func(o *aws.CredentialsCacheOptions) {
+		o.ExpiryWindow = 2 * time.Minute
+		o.ExpiryWindowJitterFrac = 0.5
+	})
 	p.creds[k] = c
 	return c
 }
