@@ -96,32 +96,7 @@ func (st *simTarget) check(t testing.TB, where string, s *collector.Snapshot) {
 	if !s.PollSuccess {
 		t.Fatalf("%s: poll of %s failed", where, st.t.spec.Function)
 	}
-	now := st.env.clock.Now().UnixMilli()
-	cut := now - st.t.spec.Window.Milliseconds()
-	var want truth
-	for _, e := range st.env.sim.Executions(st.t.spec.Function) {
-		if st.version != "" && e.Version != st.version {
-			continue
-		}
-		if e.VisibleAt.UnixMilli() > now {
-			continue
-		}
-		status := durable.ParseStatus(e.Status)
-		start, end := e.Start.UnixMilli(), int64(0)
-		if !e.End.IsZero() {
-			end = e.End.UnixMilli()
-		}
-		if start >= cut {
-			want.inWindow[status]++
-			if status == durable.Running && (want.oldest == 0 || start < want.oldest) {
-				want.oldest = start
-			}
-		}
-		if status.Terminal() && end >= st.baseline {
-			want.finished[status]++
-			want.durations[status].ObserveMillis(end - start)
-		}
-	}
+	want := simTruth(st)
 	for _, status := range s.Statuses {
 		if s.InWindow[status] != want.inWindow[status] {
 			t.Errorf("%s: %s executions{status=%s} = %d, truth %d", where, st.t.spec.Function, status, s.InWindow[status], want.inWindow[status])

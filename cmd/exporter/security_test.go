@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -20,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -415,25 +413,6 @@ func TestWebConfigInvalid(t *testing.T) {
 	}
 }
 
-// lockedBuffer collects the exporter's output; it may be read while the
-// process still writes to it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestNoSecretsInOutput runs the exporter against the simulated API with
 // real-looking static AWS credentials in the environment, basic auth and
 // debug logging, makes requests with right and wrong passwords and a reload,
@@ -464,7 +443,7 @@ func TestNoSecretsInOutput(t *testing.T) {
 	addr := freePort(t)
 	cmd := exec.Command(binary, "--web.listen-address="+addr, "--config.file="+cfg, "--web.config.file="+web, "--log.level=debug")
 	cmd.Env = append(os.Environ(), env...)
-	out := &lockedBuffer{}
+	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
