@@ -1,8 +1,10 @@
 package deploy
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -254,7 +256,7 @@ func TestAlertRules(t *testing.T) {
 	for _, want := range []string{
 		"LambdaDurableExecutionsFailed", "LambdaDurableExecutionsTimedOut", "LambdaDurableExecutionRunningTooLong",
 		"LambdaDurableExecutionFailureRatioHigh", "LambdaDurableExporterPollsFailing", "LambdaDurableExporterAbsent",
-		"LambdaDurableExporterApiThrottled",
+		"LambdaDurableExporterApiThrottled", "LambdaDurableExporterShardMissing",
 	} {
 		if !have[want] {
 			t.Errorf("files/alerts.yaml has no alert %s", want)
@@ -321,5 +323,202 @@ func TestPrometheusRuleEmbedsAlertsFile(t *testing.T) {
 	}
 	if strings.Contains(tpl, "- alert:") {
 		t.Error("templates/prometheusrule.yaml defines alerts of its own")
+	}
+}
+
+// TestWorkloadsSharePodTemplate: the Deployment and the StatefulSet
+// (sharding.enabled) render the same pod template, from _helpers.tpl.
+func TestWorkloadsSharePodTemplate(t *testing.T) {
+	for _, name := range []string{"deployment.yaml", "statefulset.yaml"} {
+		tpl := read(t, filepath.Join(chartDir, "templates", name))
+		if !strings.Contains(tpl, `include "lde.podTemplate" .`) {
+			t.Errorf("templates/%s does not include the lde.podTemplate helper", name)
+		}
+		if strings.Contains(tpl, "containers:") {
+			t.Errorf("templates/%s defines a pod spec of its own instead of using lde.podTemplate", name)
+		}
+	}
+}
+
+// helmBinary returns the helm that .ci/deploy-checks.sh installs (or one on
+// PATH) and the Kubernetes version to render for, or skips the test: these
+// tests need no tool to compile, and run wherever helm is installed.
+func helmBinary(t *testing.T) (helm, kubeVersion string) {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^LDE_K8S_VERSION=v(\S+)$`).FindStringSubmatch(read(t, filepath.Join("tools", "lib.sh")))
+	if m == nil {
+		t.Fatal("no LDE_K8S_VERSION in deploy/tools/lib.sh")
+	}
+	dir := os.Getenv("LDE_TOOLS_DIR")
+	if dir == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			dir = filepath.Join(home, ".cache", "lde-tools")
+		}
+	}
+	if p := filepath.Join(dir, "helm"); dir != "" {
+		if _, err := os.Stat(p); err == nil {
+			return p, m[1]
+		}
+	}
+	if p, err := exec.LookPath("helm"); err == nil {
+		return p, m[1]
+	}
+	t.Skip("helm is not installed (bash .ci/deploy-checks.sh installs it)")
+	return "", ""
+}
+
+// helmTemplate renders the chart with a ci/*-values.yaml file and extra
+// arguments; it returns the output and whether helm succeeded.
+func helmTemplate(t *testing.T, values string, args ...string) (string, bool) {
+	t.Helper()
+	helm, kube := helmBinary(t)
+	cmd := exec.Command(helm, append([]string{"template", "lambda-durable-exporter", chartDir,
+		"--namespace", "monitoring", "--kube-version", kube, "-f", filepath.Join(chartDir, "ci", values)}, args...)...)
+	tmp := t.TempDir()
+	cmd.Env = append(os.Environ(), "HELM_CONFIG_HOME="+tmp, "HELM_CACHE_HOME="+tmp, "HELM_DATA_HOME="+tmp)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err == nil
+}
+
+// manifests splits helm's output into its documents, by kind.
+func manifests(out string) map[string][]string {
+	docs := map[string][]string{}
+	for _, d := range strings.Split(out, "\n---\n") {
+		if m := regexp.MustCompile(`(?m)^kind: (\S+)$`).FindStringSubmatch(d); m != nil {
+			docs[m[1]] = append(docs[m[1]], d)
+		}
+	}
+	return docs
+}
+
+func wantLines(t *testing.T, what, doc string, lines ...string) {
+	t.Helper()
+	for _, l := range lines {
+		if !regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(l) + `$`).MatchString(doc) {
+			t.Errorf("%s has no line %q:\n%s", what, l, doc)
+		}
+	}
+}
+
+// TestChartSharding: sharding.enabled renders a StatefulSet of
+// sharding.shards replicas (instead of the Deployment) governed by a headless
+// Service, with the shard flags and POD_NAME; the Service, the ServiceMonitor
+// (not the headless Service) and the PodDisruptionBudget select its pods.
+func TestChartSharding(t *testing.T) {
+	out, ok := helmTemplate(t, "sharded-values.yaml")
+	if !ok {
+		t.Fatalf("helm template -f ci/sharded-values.yaml failed:\n%s", out)
+	}
+	docs := manifests(out)
+	if len(docs["Deployment"]) != 0 || len(docs["StatefulSet"]) != 1 {
+		t.Fatalf("want 1 StatefulSet and no Deployment, got %d and %d", len(docs["StatefulSet"]), len(docs["Deployment"]))
+	}
+	sts := docs["StatefulSet"][0]
+	wantLines(t, "the StatefulSet", sts,
+		"replicas: 3", "serviceName: lambda-durable-exporter-headless", "podManagementPolicy: Parallel",
+		"- --shard.total=3", "- --shard.auto", "- name: POD_NAME", "fieldPath: metadata.name",
+		"readOnlyRootFilesystem: true", "app.kubernetes.io/name: lambda-durable-exporter", "app.kubernetes.io/instance: lambda-durable-exporter")
+	var headless, regular string
+	for _, svc := range docs["Service"] {
+		if strings.Contains(svc, "clusterIP: None") {
+			headless = svc
+		} else {
+			regular = svc
+		}
+	}
+	if headless == "" || regular == "" {
+		t.Fatalf("want a regular and a headless Service, got:\n%s", strings.Join(docs["Service"], "\n---\n"))
+	}
+	wantLines(t, "the headless Service", headless, "name: lambda-durable-exporter-headless", `lambda-durable-exporter/headless: "true"`)
+	if strings.Contains(regular, "lambda-durable-exporter/headless") {
+		t.Error("the regular Service carries the headless label: the ServiceMonitor would not select it")
+	}
+	if len(docs["ServiceMonitor"]) != 1 {
+		t.Fatal("no ServiceMonitor rendered")
+	}
+	wantLines(t, "the ServiceMonitor", docs["ServiceMonitor"][0], "- key: lambda-durable-exporter/headless", "operator: DoesNotExist")
+	if len(docs["PodDisruptionBudget"]) != 1 {
+		t.Fatal("no PodDisruptionBudget rendered")
+	}
+	wantLines(t, "the PodDisruptionBudget", docs["PodDisruptionBudget"][0],
+		"app.kubernetes.io/name: lambda-durable-exporter", "app.kubernetes.io/instance: lambda-durable-exporter")
+
+	// Unsharded renders keep the Deployment and have no shard flag.
+	out, ok = helmTemplate(t, "default-values.yaml")
+	if !ok {
+		t.Fatalf("helm template -f ci/default-values.yaml failed:\n%s", out)
+	}
+	if docs := manifests(out); len(docs["Deployment"]) != 1 || len(docs["StatefulSet"]) != 0 || len(docs["Service"]) != 1 {
+		t.Error("the default values do not render exactly a Deployment and one Service")
+	}
+	if strings.Contains(out, "--shard.") || strings.Contains(out, "POD_NAME") {
+		t.Error("the default values render shard flags")
+	}
+}
+
+// TestChartWebConfig: a web config is mounted and passed with
+// --web.config.file; TLS switches the probes to HTTPS and the ServiceMonitor
+// to https; basic auth makes the probes TCP checks unless probes.httpHeaders
+// is set, in which case both probes send them.
+func TestChartWebConfig(t *testing.T) {
+	out, ok := helmTemplate(t, "webconfig-values.yaml")
+	if !ok {
+		t.Fatalf("helm template -f ci/webconfig-values.yaml failed:\n%s", out)
+	}
+	docs := manifests(out)
+	if len(docs["Secret"]) != 1 || len(docs["Deployment"]) != 1 || len(docs["ServiceMonitor"]) != 1 {
+		t.Fatalf("want a Secret, a Deployment and a ServiceMonitor, got %d, %d, %d", len(docs["Secret"]), len(docs["Deployment"]), len(docs["ServiceMonitor"]))
+	}
+	wantLines(t, "the web config Secret", docs["Secret"][0], "name: lambda-durable-exporter-web-config")
+	dep := docs["Deployment"][0]
+	wantLines(t, "the Deployment", dep,
+		"- --web.config.file=/etc/lambda-durable-exporter/web/web-config.yml",
+		"mountPath: /etc/lambda-durable-exporter/web", "name: lambda-durable-exporter-web-config",
+		"path: tls/tls.crt", "path: tls/tls.key")
+	if n := strings.Count(dep, "tcpSocket:"); n != 2 || strings.Contains(dep, "httpGet:") {
+		t.Errorf("basic auth without probes.httpHeaders: want two tcpSocket probes and no httpGet, got %d tcpSocket", n)
+	}
+	wantLines(t, "the ServiceMonitor", docs["ServiceMonitor"][0], "scheme: https", "tlsConfig:", "basicAuth:", "name: lambda-durable-exporter-scrape")
+
+	out, ok = helmTemplate(t, "hardened-extras-values.yaml")
+	if !ok {
+		t.Fatalf("helm template -f ci/hardened-extras-values.yaml failed:\n%s", out)
+	}
+	dep = manifests(out)["Deployment"][0]
+	if n := strings.Count(dep, "scheme: HTTPS"); n != 2 {
+		t.Errorf("TLS from webConfig.existingSecret: want both probes over HTTPS, got %d", n)
+	}
+	if n := strings.Count(dep, "httpHeaders:"); n != 2 || strings.Contains(dep, "tcpSocket:") {
+		t.Errorf("probes.httpHeaders: want both probes to send them (and no tcpSocket probe), got %d", n)
+	}
+	if strings.Contains(out, "kind: Secret") {
+		t.Error("webConfig.existingSecret: the chart renders a Secret of its own")
+	}
+}
+
+// TestChartRejectsBadShardingAndWebConfig: the schema and the templates
+// reject impossible sharding and web config values.
+func TestChartRejectsBadShardingAndWebConfig(t *testing.T) {
+	for _, c := range []struct {
+		title, values string
+		args          []string
+	}{
+		{"one shard", "default-values.yaml", []string{"--set", "sharding.enabled=true", "--set", "sharding.shards=1"}},
+		{"string shards", "sharded-values.yaml", []string{"--set-string", "sharding.shards=three"}},
+		{"misspelled sharding key", "default-values.yaml", []string{"--set", "sharding.shard=2"}},
+		{"shard flag in extraArgs", "sharded-values.yaml", []string{"--set", "extraArgs[0]=--shard.index=1"}},
+		{"StatefulSet name over 52 characters", "sharded-values.yaml", []string{"--set", "fullnameOverride=" + strings.Repeat("x", 53)}},
+		{"misspelled webConfig key", "default-values.yaml", []string{"--set", "webConfig.secret=web"}},
+		{"existingSecret and content", "webconfig-values.yaml", []string{"--set", "webConfig.existingSecret=web"}},
+		{"tls without a web config", "default-values.yaml", []string{"--set", "webConfig.tls=true"}},
+		{"basic auth without Prometheus credentials", "webconfig-values.yaml", []string{"--set", "serviceMonitor.basicAuth.secretName="}},
+		{"header without a value", "default-values.yaml", []string{"--set", "probes.httpHeaders[0].name=Authorization"}},
+		{"misspelled serviceMonitor.basicAuth key", "default-values.yaml", []string{"--set", "serviceMonitor.basicAuth.secret=x"}},
+	} {
+		if out, ok := helmTemplate(t, c.values, c.args...); ok {
+			t.Errorf("helm accepted %s (%v):\n%.300s", c.title, c.args, out)
+		}
 	}
 }
