@@ -38,6 +38,7 @@ type Snapshot struct {
 	OldestRunningStart float64 // Unix seconds; 0 when nothing runs in the window
 	Finished           [durable.NumStatuses]uint64
 	Durations          [durable.NumStatuses]durable.Histogram
+	Buckets            []float64 // the histograms' upper bounds; nil = durable.DurationBuckets
 	PollSuccess        bool
 	PollDuration       float64 // seconds
 	LastSuccess        float64 // Unix seconds; 0 before the first success
@@ -135,8 +136,12 @@ func (c *Collector) collect(ch chan<- prometheus.Metric, s *Snapshot) {
 		}
 		counter(c.finished, float64(s.Finished[st]), st.String())
 		h := &s.Durations[st]
-		buckets := make(map[float64]uint64, len(durable.DurationBuckets))
-		for i, ub := range durable.DurationBuckets {
+		bounds := s.Buckets
+		if bounds == nil {
+			bounds = durable.DurationBuckets[:]
+		}
+		buckets := make(map[float64]uint64, len(bounds))
+		for i, ub := range bounds {
 			buckets[ub] = h.Counts[i]
 		}
 		ch <- prometheus.MustNewConstHistogram(c.duration, h.Count, h.Sum(), buckets, append(l, st.String())...)

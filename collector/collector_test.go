@@ -125,3 +125,21 @@ func TestCollectorLint(t *testing.T) {
 		t.Errorf("lint %s: %s", p.Metric, p.Text)
 	}
 }
+
+// TestCollectorConfiguredBuckets: a snapshot's own bounds are the le labels.
+func TestCollectorConfiguredBuckets(t *testing.T) {
+	s := &Snapshot{Target: Target{Function: "f", Region: "r"}, Statuses: []durable.Status{durable.Failed}, Buckets: []float64{60, 3600}}
+	s.Durations[durable.Failed].ObserveMillisIn(30_000, s.Buckets)
+	s.Durations[durable.Failed].ObserveMillisIn(7_200_000, s.Buckets)
+	want := `# HELP lambda_durable_execution_duration_seconds EndTimestamp minus StartTimestamp of each execution counted in lambda_durable_executions_finished_total.
+# TYPE lambda_durable_execution_duration_seconds histogram
+lambda_durable_execution_duration_seconds_bucket{account_id="",function="f",qualifier="",region="r",status="FAILED",le="60"} 1
+lambda_durable_execution_duration_seconds_bucket{account_id="",function="f",qualifier="",region="r",status="FAILED",le="3600"} 1
+lambda_durable_execution_duration_seconds_bucket{account_id="",function="f",qualifier="",region="r",status="FAILED",le="+Inf"} 2
+lambda_durable_execution_duration_seconds_sum{account_id="",function="f",qualifier="",region="r",status="FAILED"} 7230
+lambda_durable_execution_duration_seconds_count{account_id="",function="f",qualifier="",region="r",status="FAILED"} 2
+`
+	if err := testutil.CollectAndCompare(New(fixed{s}), strings.NewReader(want), "lambda_durable_execution_duration_seconds"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -48,6 +48,11 @@ type Config struct {
 	// backoff, else >= Interval.
 	MaxIdleInterval time.Duration
 
+	// DurationBuckets are the upper bounds of the duration histogram; nil
+	// means the default set (1s to 30d, 20 buckets). Fewer buckets mean
+	// fewer series per function.
+	DurationBuckets []time.Duration
+
 	PageSize       int // MaxItems per list call, 1..1000
 	MaxConcurrency int // functions polled at once per account and region, >= 1
 

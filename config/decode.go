@@ -161,6 +161,8 @@ func decode(b []byte, probs *problems) (*Config, *fileInfo, error) {
 			c.ResyncInterval, ok = d.duration(key, v)
 		case "max_idle_interval":
 			c.MaxIdleInterval, ok = d.duration(key, v)
+		case "duration_buckets":
+			c.DurationBuckets, ok = d.durationList(key, v)
 		case "account_id":
 			c.AccountID, ok = d.str(key, v)
 		case "overlap":
@@ -366,6 +368,27 @@ func (d decoder) strList(path string, v *yaml.Node, li *listInfo) ([]string, boo
 		li.lines = append(li.lines, valueLine(e))
 	}
 	return out, true
+}
+
+// durationList decodes a list of duration strings.
+func (d decoder) durationList(path string, v *yaml.Node) ([]time.Duration, bool) {
+	n := resolve(v)
+	if isNull(n) {
+		d.probs.add(valueLine(v), path, "missing value")
+		return nil, false
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.probs.add(valueLine(v), path, "expected a list, got %s", describe(n))
+		return nil, false
+	}
+	out := make([]time.Duration, 0, len(n.Content))
+	ok := true
+	for i, e := range n.Content {
+		dur, good := d.duration(fmt.Sprintf("%s[%d]", path, i), e)
+		ok = ok && good
+		out = append(out, dur)
+	}
+	return out, ok
 }
 
 // tags decodes a mapping of strings to strings, recording the line of every

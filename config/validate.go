@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
 )
 
 const qualifierPattern = `\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9_-]{1,128}`
@@ -151,6 +153,25 @@ func validate(c *Config, info *fileInfo, p *problems) {
 		case c.MaxIdleInterval > 0 && !skip("interval") && c.MaxIdleInterval < c.Interval:
 			p.add(line("max_idle_interval"), "max_idle_interval", "must be \"0s\" (disabled) or >= interval %s, got %s",
 				durValue("interval", c.Interval), durValue("max_idle_interval", c.MaxIdleInterval))
+		}
+	}
+	if !skip("duration_buckets") && c.DurationBuckets != nil {
+		bl := line("duration_buckets")
+		switch n := len(c.DurationBuckets); {
+		case n == 0:
+			p.add(bl, "duration_buckets", "empty list; omit the key for the default buckets")
+		case n > durable.MaxBuckets:
+			p.add(bl, "duration_buckets", "at most %d buckets, got %d", durable.MaxBuckets, n)
+		default:
+			for i, b := range c.DurationBuckets {
+				path := fmt.Sprintf("duration_buckets[%d]", i)
+				switch {
+				case b <= 0:
+					p.add(bl, path, "must be > 0, got %q", fmtDur(b))
+				case i > 0 && b <= c.DurationBuckets[i-1]:
+					p.add(bl, path, "must be greater than duration_buckets[%d] %q, got %q", i-1, fmtDur(c.DurationBuckets[i-1]), fmtDur(b))
+				}
+			}
 		}
 	}
 	if !skip("page_size") && (c.PageSize < 1 || c.PageSize > MaxPageSize) {

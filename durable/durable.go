@@ -88,24 +88,33 @@ var DurationBuckets = [...]float64{
 	86400, 172800, 345600, 604800, 1209600, 2592000,
 }
 
-// Histogram is a cumulative duration histogram kept by the poller. Counts[i]
-// counts observations <= DurationBuckets[i] (cumulative, as Prometheus wants);
-// observations above the last bound show only in Count. The sum is kept in
-// whole milliseconds, the API's precision, so it is exact whatever the order
-// of observations.
+// MaxBuckets is the most upper bounds a duration histogram may have; the
+// default set uses them all. Fewer buckets mean fewer series per function.
+const MaxBuckets = len(DurationBuckets)
+
+// Histogram is a cumulative duration histogram kept by the poller. With
+// bounds b (DurationBuckets unless configured), Counts[i] counts observations
+// <= b[i] (cumulative, as Prometheus wants); observations above the last
+// bound show only in Count. The sum is kept in whole milliseconds, the API's
+// precision, so it is exact whatever the order of observations.
 type Histogram struct {
-	Counts    [len(DurationBuckets)]uint64
+	Counts    [MaxBuckets]uint64
 	Count     uint64
 	SumMillis uint64
 }
 
-// ObserveMillis adds one non-negative duration in milliseconds.
-func (h *Histogram) ObserveMillis(ms int64) {
+// ObserveMillis adds one non-negative duration in milliseconds to a
+// histogram with the default bounds.
+func (h *Histogram) ObserveMillis(ms int64) { h.ObserveMillisIn(ms, DurationBuckets[:]) }
+
+// ObserveMillisIn adds one non-negative duration in milliseconds to a
+// histogram with the given bounds (at most MaxBuckets, increasing).
+func (h *Histogram) ObserveMillisIn(ms int64, bounds []float64) {
 	if ms < 0 {
 		return
 	}
 	v := float64(ms) / 1000
-	for i, ub := range DurationBuckets {
+	for i, ub := range bounds[:min(len(bounds), MaxBuckets)] {
 		if v <= ub {
 			h.Counts[i]++
 		}

@@ -278,12 +278,17 @@ func (f *Fleet) discoverOnce(ctx context.Context, a scrape.Access, d config.Disc
 func (f *Fleet) specs(c *config.Config, account string, discovered map[string][]poller.Spec) []poller.Spec {
 	var out []poller.Spec
 	seen := map[string]bool{}
+	var buckets []float64
+	for _, b := range c.DurationBuckets {
+		buckets = append(buckets, b.Seconds())
+	}
 	add := func(s poller.Spec) {
 		if seen[s.Key] || !f.o.Shard.Owns(s.Key) {
 			seen[s.Key] = true
 			return
 		}
 		seen[s.Key] = true
+		s.DurationBuckets = buckets
 		out = append(out, s)
 	}
 	for _, fn := range c.Functions {

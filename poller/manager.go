@@ -30,6 +30,9 @@ type Spec struct {
 	ExternalID    string
 	Statuses      []durable.Status // exported statuses; all when empty
 	Window        time.Duration
+	// DurationBuckets are the histogram's upper bounds in seconds; nil
+	// means durable.DurationBuckets.
+	DurationBuckets []float64
 }
 
 // Settings are the polling parameters shared by all targets.
@@ -125,6 +128,7 @@ func (m *Manager) Apply(ctx context.Context, s Settings, specs []Spec) {
 		}
 		t.spec = sp
 		t.tracker.configure(statusesOrAll(sp.Statuses), sp.Window.Milliseconds(), s.Overlap.Milliseconds(), s.Interval.Milliseconds())
+		t.tracker.setBuckets(sp.DurationBuckets)
 		if t.snap.Load() == nil {
 			t.publish(nil, time.Time{}, 0, false, [2]uint64{})
 		} else {
@@ -348,5 +352,6 @@ func statusesOrAll(s []durable.Status) []durable.Status {
 
 func specEqual(a, b Spec) bool {
 	return a.Target == b.Target && a.Key == b.Key && a.APIName == b.APIName && a.ExecutionName == b.ExecutionName &&
-		a.RoleARN == b.RoleARN && a.ExternalID == b.ExternalID && a.Window == b.Window && slices.Equal(a.Statuses, b.Statuses)
+		a.RoleARN == b.RoleARN && a.ExternalID == b.ExternalID && a.Window == b.Window && slices.Equal(a.Statuses, b.Statuses) &&
+		slices.Equal(a.DurationBuckets, b.DurationBuckets)
 }

@@ -2,6 +2,7 @@ package poller
 
 import (
 	"hash/maphash"
+	"slices"
 	"strings"
 
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/collector"
@@ -102,6 +103,7 @@ type tracker struct {
 
 	finished    [durable.NumStatuses]uint64
 	durations   [durable.NumStatuses]durable.Histogram
+	bounds      []float64 // histogram upper bounds; nil = durable.DurationBuckets
 	invalid     [durable.NumReasons]uint64
 	corrections uint64
 
@@ -131,6 +133,25 @@ func (t *tracker) configure(statuses []durable.Status, window, overlap, interval
 	}
 	t.exported, t.window, t.overlap = exp, window, overlap
 	t.tombTTL = overlap + 3*interval
+}
+
+// setBuckets sets the duration histogram's upper bounds (nil = default).
+// Observations cannot be moved between bucket sets, so a change starts the
+// histograms afresh (Prometheus treats that as a counter reset); the
+// finished counters are not touched.
+func (t *tracker) setBuckets(bounds []float64) {
+	if slices.Equal(bounds, t.bounds) {
+		return
+	}
+	t.bounds = slices.Clone(bounds)
+	t.durations = [durable.NumStatuses]durable.Histogram{}
+}
+
+func (t *tracker) bucketBounds() []float64 {
+	if t.bounds == nil {
+		return durable.DurationBuckets[:]
+	}
+	return t.bounds
 }
 
 // coverage is the earliest StartTimestamp that done keeps at time now.
@@ -253,7 +274,7 @@ func (t *tracker) settle(o *obs, now int64, missed bool) {
 	}
 	t.finished[o.status]++
 	if o.end > 0 && o.end >= o.start {
-		t.durations[o.status].ObserveMillis(o.end - o.start)
+		t.durations[o.status].ObserveMillisIn(o.end-o.start, t.bucketBounds())
 	}
 }
 
@@ -335,6 +356,7 @@ func (t *tracker) fill(s *collector.Snapshot) {
 	}
 	s.Finished = t.finished
 	s.Durations = t.durations
+	s.Buckets = t.bounds
 	s.Invalid = t.invalid
 	s.Corrections = t.corrections
 	s.Tracked = len(t.running) + len(t.done) + len(t.tomb)

@@ -268,3 +268,40 @@ func TestManyEndedTogetherUseOneRangeListing(t *testing.T) {
 	}
 	compare(t, "after two ended", tr, f.truth(t0+560_000, t0, 24*time.Hour), nil)
 }
+
+// TestConfiguredBuckets: with configured bounds the histogram counts into
+// them; changing them starts the histograms afresh, not the counters.
+func TestConfiguredBuckets(t *testing.T) {
+	f := newFakeAPI("orders", 5)
+	tr := newTracker()
+	tr.configure(durable.Known, int64(24*time.Hour/time.Millisecond), 300_000, 60_000)
+	tr.setBuckets([]float64{60, 3600})
+	spec := &Spec{Target: collector.Target{Function: "orders"}, APIName: "orders"}
+	poll := func(now int64) {
+		f.now = now
+		b, _, err := gather(context.Background(), f, tr, spec, now, tr.wantFull(now, 0), costs{pageSize: 1000, listRate: 10, getRate: 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.apply(b, now)
+	}
+	poll(t0)
+	for i, d := range []int64{30_000, 600_000, 7_200_000} { // 30s, 10m, 2h
+		e := f.start(t0+1000+int64(i), t0+1000+int64(i))
+		f.end(e, durable.Succeeded, e.start+d)
+	}
+	poll(t0 + 8_000_000)
+	h := tr.durations[durable.Succeeded]
+	if h.Counts[0] != 1 || h.Counts[1] != 2 || h.Count != 3 || h.Counts[2] != 0 {
+		t.Fatalf("histogram with bounds 60s, 1h: %+v", h)
+	}
+	var s collector.Snapshot
+	tr.fill(&s)
+	if len(s.Buckets) != 2 || s.Buckets[1] != 3600 {
+		t.Fatalf("snapshot buckets %v", s.Buckets)
+	}
+	tr.setBuckets(nil)
+	if tr.durations[durable.Succeeded].Count != 0 || tr.finished[durable.Succeeded] != 3 {
+		t.Fatalf("after a bucket change: histogram %+v, finished %v", tr.durations[durable.Succeeded], tr.finished)
+	}
+}
