@@ -77,9 +77,6 @@ func (taggingProtocol) faultError(f *Fault) *apiError {
 	return e
 }
 
-// stsNamespace is the XML namespace of STS answers.
-const stsNamespace = "https://sts.amazonaws.com/doc/2011-06-15/"
-
 // stsProtocol is awsQuery as STS speaks it: XML answers
 // <OpResponse><OpResult>..</OpResult><ResponseMetadata/></OpResponse> and
 // errors <ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/>.

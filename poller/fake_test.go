@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"testing"
 	"time"
 
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/collector"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
 )
@@ -126,4 +128,19 @@ func (f *fakeAPI) truth(now, baseline int64, window time.Duration) truth {
 		}
 	}
 	return t
+}
+
+// pollFake runs one poll of tr against f at now, a full one when the state
+// wants it with the given resync period, and applies it.
+func pollFake(t testing.TB, f *fakeAPI, tr *tracker, now int64, resync time.Duration) (req [2]uint64, full bool) {
+	t.Helper()
+	f.now = now
+	full = tr.wantFull(now, resync.Milliseconds())
+	spec := &Spec{Target: collector.Target{Function: f.function}, APIName: f.function}
+	b, req, err := gather(context.Background(), f, tr, spec, now, full, costs{pageSize: 1000, listRate: 10, getRate: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.apply(b, now)
+	return req, full
 }

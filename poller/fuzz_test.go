@@ -379,25 +379,14 @@ func TestUnknownStatusAfterRunning(t *testing.T) {
 			e := f.start(at, at)
 			tr := newTracker()
 			tr.configure(durable.Known, (24 * time.Hour).Milliseconds(), (5 * time.Minute).Milliseconds(), interval.Milliseconds())
-			spec := &Spec{Target: collector.Target{Function: "orders"}, APIName: "orders"}
-			c := costs{pageSize: 1000, listRate: 10, getRate: 20}
-			poll := func(now int64) [2]uint64 {
-				f.now = now
-				b, req, err := gather(context.Background(), f, tr, spec, now, tr.wantFull(now, 0), c)
-				if err != nil {
-					t.Fatal(err)
-				}
-				tr.apply(b, now)
-				return req
-			}
+			poll := func(now int64) { pollFake(t, f, tr, now, 0) }
 			poll(t0)
 			if tr.inWindow[durable.Running] != 1 {
 				t.Fatalf("running = %d after the first poll", tr.inWindow[durable.Running])
 			}
 			f.end(e, durable.Unknown, 0) // e.g. a new "PAUSED" status
-			var req [2]uint64
 			for i := int64(1); i <= 10; i++ {
-				req = poll(t0 + i*60_000)
+				poll(t0 + i*60_000)
 			}
 			now := t0 + 10*60_000
 			// It leaves the RUNNING gauge (and the oldest-running age); it
@@ -409,7 +398,6 @@ func TestUnknownStatusAfterRunning(t *testing.T) {
 			if tr.oldestRunning != 0 {
 				t.Fatalf("oldest running = %d; an unknown-status execution is not running", tr.oldestRunning)
 			}
-			_ = req
 		})
 	}
 }
@@ -427,17 +415,7 @@ func TestFullPollAfterGapLongerThanWindow(t *testing.T) {
 			f := newFakeAPI("orders", 9)
 			tr := newTracker()
 			tr.configure(durable.Known, time.Hour.Milliseconds(), (5 * time.Minute).Milliseconds(), interval.Milliseconds())
-			spec := &Spec{Target: collector.Target{Function: "orders"}, APIName: "orders"}
-			poll := func(now int64) bool {
-				f.now = now
-				full := tr.wantFull(now, resync.Milliseconds())
-				b, _, err := gather(context.Background(), f, tr, spec, now, full, costs{pageSize: 1000, listRate: 10, getRate: 20})
-				if err != nil {
-					t.Fatal(err)
-				}
-				tr.apply(b, now)
-				return full
-			}
+			poll := func(now int64) bool { _, full := pollFake(t, f, tr, now, resync); return full }
 			poll(t0)
 			poll(t0 + 60_000)
 			// Started after the last successful poll; the polls of the next
@@ -465,15 +443,7 @@ func TestUnknownStatusThenTerminal(t *testing.T) {
 	f := newFakeAPI("orders", 6)
 	tr := newTracker()
 	tr.configure(durable.Known, (24 * time.Hour).Milliseconds(), (5 * time.Minute).Milliseconds(), interval.Milliseconds())
-	spec := &Spec{Target: collector.Target{Function: "orders"}, APIName: "orders"}
-	poll := func(now int64) {
-		f.now = now
-		b, _, err := gather(context.Background(), f, tr, spec, now, tr.wantFull(now, 0), costs{pageSize: 1000, listRate: 10, getRate: 20})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr.apply(b, now)
-	}
+	poll := func(now int64) { pollFake(t, f, tr, now, 0) }
 	poll(t0)
 	e := f.start(t0+30_000, t0+30_000)
 	f.end(e, durable.Unknown, 0)

@@ -190,15 +190,7 @@ func TestRestartDoesNotBurst(t *testing.T) {
 	f.now = t0
 	tr := newTracker()
 	tr.configure(durable.Known, int64(24*time.Hour/time.Millisecond), 300_000, 60_000)
-	spec := &Spec{Target: collector.Target{Function: "orders"}, APIName: "orders"}
-	poll := func(now int64) {
-		f.now = now
-		b, _, err := gather(context.Background(), f, tr, spec, now, tr.wantFull(now, 0), costs{pageSize: 1000, listRate: 10, getRate: 20})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr.apply(b, now)
-	}
+	poll := func(now int64) { pollFake(t, f, tr, now, 0) }
 	poll(t0)
 	if tr.finished[durable.Failed] != 0 || tr.inWindow[durable.Failed] != 1 || tr.inWindow[durable.Running] != 1 {
 		t.Fatalf("after the first poll: finished=%v inWindow=%v", tr.finished, tr.inWindow)
@@ -229,19 +221,9 @@ func TestManyEndedTogetherUseOneRangeListing(t *testing.T) {
 			f.end(e, durable.Succeeded, at+500)
 		}
 	}
-	spec := &Spec{Target: collector.Target{Function: "orders"}, APIName: "orders"}
 	tr := newTracker()
 	tr.configure(durable.Known, int64(24*time.Hour/time.Millisecond), 300_000, 60_000)
-	c := costs{pageSize: 1000, listRate: 10, getRate: 20}
-	poll := func(now int64) [2]uint64 {
-		f.now = now
-		b, req, err := gather(context.Background(), f, tr, spec, now, tr.wantFull(now, 0), c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr.apply(b, now)
-		return req
-	}
+	poll := func(now int64) [2]uint64 { req, _ := pollFake(t, f, tr, now, 0); return req }
 	poll(t0)
 	for i, e := range batch {
 		f.end(e, terminals[i%4], t0+30_000)
@@ -276,15 +258,7 @@ func TestConfiguredBuckets(t *testing.T) {
 	tr := newTracker()
 	tr.configure(durable.Known, int64(24*time.Hour/time.Millisecond), 300_000, 60_000)
 	tr.setBuckets([]float64{60, 3600})
-	spec := &Spec{Target: collector.Target{Function: "orders"}, APIName: "orders"}
-	poll := func(now int64) {
-		f.now = now
-		b, _, err := gather(context.Background(), f, tr, spec, now, tr.wantFull(now, 0), costs{pageSize: 1000, listRate: 10, getRate: 20})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr.apply(b, now)
-	}
+	poll := func(now int64) { pollFake(t, f, tr, now, 0) }
 	poll(t0)
 	for i, d := range []int64{30_000, 600_000, 7_200_000} { // 30s, 10m, 2h
 		e := f.start(t0+1000+int64(i), t0+1000+int64(i))

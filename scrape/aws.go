@@ -273,9 +273,6 @@ func NewPool(base aws.Config, o PoolOptions) *Pool {
 		clients: make(map[string]*Client), creds: make(map[string]aws.CredentialsProvider)}
 }
 
-// DefaultRegion is the region clients use when a target names none.
-func (p *Pool) DefaultRegion() string { return p.base.Region }
-
 // transport is the instrumented, rate-limited HTTP client of an account
 // and region.
 func (p *Pool) transport(a Access, region string) *transport {
