@@ -158,8 +158,11 @@ func (t *tracker) bucketBounds() []float64 {
 func (t *tracker) coverage(now int64) int64 { return now - t.window - t.overlap }
 
 // wantFull says whether the poll starting at now must list the whole window.
+// A resync may come up to a second (a tenth of the period at most) early:
+// polls are scheduled one interval apart to within scheduling noise, and
+// resync_interval equal to interval must mean every poll.
 func (t *tracker) wantFull(now, resync int64) bool {
-	return !t.primed || t.needFull || (resync > 0 && now-t.lastFull >= resync)
+	return !t.primed || t.needFull || (resync > 0 && now-t.lastFull >= resync-min(resync/10, 1000))
 }
 
 // vanished returns the running executions that no listing of this poll
