@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/config"
-	"github.com/lambda-durable-exporter/lambda-durable-exporter/lambdasim"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/internal/lambdasim"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/poller"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/shard"

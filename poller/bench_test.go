@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/collector"
-	"github.com/lambda-durable-exporter/lambda-durable-exporter/lambdasim"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/internal/lambdasim"
 )
 
 // BenchmarkSteadyStatePoll measures, in one run, this exporter's incremental

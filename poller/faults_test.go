@@ -14,7 +14,7 @@ import (
 
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/collector"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
-	"github.com/lambda-durable-exporter/lambda-durable-exporter/lambdasim"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/internal/lambdasim"
 )
 
 // Fault injection over HTTP: throttle storms, outages right after executions

@@ -18,7 +18,7 @@ import (
 
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/collector"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
-	"github.com/lambda-durable-exporter/lambda-durable-exporter/lambdasim"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/internal/lambdasim"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
 )
 

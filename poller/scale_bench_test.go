@@ -21,7 +21,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/collector"
-	"github.com/lambda-durable-exporter/lambda-durable-exporter/lambdasim"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/internal/lambdasim"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
 )
 

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lambda-durable-exporter/lambda-durable-exporter/lambdasim"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/internal/lambdasim"
 )
 
 const policyFile = "../../deploy/iam/policy.json"

@@ -33,7 +33,7 @@ import (
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/collector"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/config"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/fleet"
-	"github.com/lambda-durable-exporter/lambda-durable-exporter/lambdasim"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/internal/lambdasim"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/poller"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/shard"

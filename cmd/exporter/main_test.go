@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/lambda-durable-exporter/lambda-durable-exporter/lambdasim"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/internal/lambdasim"
 )
 
 var binary string

@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lambda-durable-exporter/lambda-durable-exporter/lambdasim"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/internal/lambdasim"
 )
 
 // These tests run the built binary with an exporter-toolkit web config

@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
-	"github.com/lambda-durable-exporter/lambda-durable-exporter/lambdasim"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/internal/lambdasim"
 )
 
 const (

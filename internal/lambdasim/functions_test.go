@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
-	"github.com/lambda-durable-exporter/lambda-durable-exporter/lambdasim"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/internal/lambdasim"
 )
 
 // TestWorldListFunctions lists two accounts x two regions with the real
