@@ -8,57 +8,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/snapshot"
 )
 
-// Namespace prefixes every metric name.
-const Namespace = "lambda"
-
-// Target names one polled function in every series' labels.
-type Target struct {
-	Function  string // bare function name, also when configured as an ARN
-	Qualifier string // "" when none
-	Region    string
-	AccountID string // "" when it cannot be known
-}
-
-// Operations indexes Snapshot.PollRequests.
-var Operations = [2]string{"ListDurableExecutionsByFunction", "GetDurableExecution"}
-
-// Snapshot is what one target's poller published after its latest poll. It
-// is never modified once published.
-type Snapshot struct {
-	Target
-	// Statuses are the statuses this target exports, in order; the closed set
-	// is always emitted in full, zeros included.
-	Statuses []durable.Status
-	// Primed is set once a poll has succeeded: before that the exporter does
-	// not know the execution counts and emits no gauges for them.
-	Primed             bool
-	InWindow           [durable.NumStatuses]uint64
-	OldestRunningStart float64 // Unix seconds; 0 when nothing runs in the window
-	Finished           [durable.NumStatuses]uint64
-	Durations          [durable.NumStatuses]durable.Histogram
-	Buckets            []float64 // the histograms' upper bounds; nil = durable.DurationBuckets
-	PollSuccess        bool
-	PollDuration       float64 // seconds
-	LastSuccess        float64 // Unix seconds; 0 before the first success
-	Tracked            int
-	PollRequests       [len(Operations)]uint64
-	Corrections        uint64
-	Overruns           uint64
-	Invalid            [durable.NumReasons]uint64
-}
-
-// Source hands out the latest snapshot of every target.
-type Source interface {
-	Snapshots() []*Snapshot
-}
+// Namespace prefixes every metric name of the exporter, its own
+// (Namespace_exporter_...) included; every package that registers metrics is
+// given it from here.
+const Namespace = "lambda_durable"
 
 var _ prometheus.Collector = (*Collector)(nil)
 
 // Collector exports the snapshots of a Source.
 type Collector struct {
-	src Source
+	src snapshot.Source
 
 	executions, finished, duration, oldestRunning   *prometheus.Desc
 	pollSuccess, pollDuration, lastSuccess, tracked *prometheus.Desc
@@ -66,7 +28,7 @@ type Collector struct {
 }
 
 // New returns a Collector reading from src.
-func New(src Source) *Collector {
+func New(src snapshot.Source) *Collector {
 	labels := []string{"function", "qualifier", "region", "account_id"}
 	with := func(l ...string) []string { return append(append([]string{}, labels...), l...) }
 	desc := func(sub, name, help string, l []string) *prometheus.Desc {
@@ -74,29 +36,29 @@ func New(src Source) *Collector {
 	}
 	return &Collector{
 		src: src,
-		executions: desc("durable", "executions",
+		executions: desc("", "executions",
 			"Durable executions whose StartTimestamp is within the window, by current status, as of the last successful poll.", with("status")),
-		finished: desc("durable", "executions_finished_total",
+		finished: desc("", "executions_finished_total",
 			"Durable executions seen reaching a terminal status since the exporter started, each counted once.", with("status")),
-		duration: desc("durable", "execution_duration_seconds",
+		duration: desc("", "execution_duration_seconds",
 			"EndTimestamp minus StartTimestamp of each execution counted in lambda_durable_executions_finished_total.", with("status")),
-		oldestRunning: desc("durable", "execution_oldest_running_start_timestamp_seconds",
+		oldestRunning: desc("", "execution_oldest_running_start_timestamp_seconds",
 			"StartTimestamp of the oldest RUNNING execution in the window; absent when none runs.", labels),
-		pollSuccess: desc("durable_exporter", "poll_success",
+		pollSuccess: desc("exporter", "poll_success",
 			"1 when the function's last poll succeeded, else 0.", labels),
-		pollDuration: desc("durable_exporter", "poll_duration_seconds",
+		pollDuration: desc("exporter", "poll_duration_seconds",
 			"How long the function's last poll took.", labels),
-		lastSuccess: desc("durable_exporter", "last_success_timestamp_seconds",
+		lastSuccess: desc("exporter", "last_success_timestamp_seconds",
 			"When the function's last successful poll completed.", labels),
-		tracked: desc("durable_exporter", "tracked_executions",
+		tracked: desc("exporter", "tracked_executions",
 			"Executions the exporter keeps state for: running ones, terminal ones in the window and recent tombstones.", labels),
-		pollRequests: desc("durable_exporter", "poll_requests",
+		pollRequests: desc("exporter", "poll_requests",
 			"API requests the function's last successful poll made, by operation (pages and single reads, retries excluded).", with("operation")),
-		corrections: desc("durable_exporter", "resync_corrections_total",
+		corrections: desc("exporter", "resync_corrections_total",
 			"Differences a full re-listing found between its result and the incrementally kept state, and repaired.", labels),
-		overruns: desc("durable_exporter", "poll_overruns_total",
+		overruns: desc("exporter", "poll_overruns_total",
 			"Polls that took longer than the poll interval.", labels),
-		invalid: desc("durable_exporter", "invalid_executions_total",
+		invalid: desc("exporter", "invalid_executions_total",
 			"Executions returned by the API that were not taken as they came, by reason; each execution counted once per reason.", with("reason")),
 	}
 }
@@ -118,7 +80,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func (c *Collector) collect(ch chan<- prometheus.Metric, s *Snapshot) {
+func (c *Collector) collect(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 	l := []string{s.Function, s.Qualifier, s.Region, s.AccountID}
 	gauge := func(d *prometheus.Desc, v float64, extra ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(l, extra...)...)
@@ -156,8 +118,8 @@ func (c *Collector) collect(ch chan<- prometheus.Metric, s *Snapshot) {
 		gauge(c.lastSuccess, s.LastSuccess)
 	}
 	gauge(c.tracked, float64(s.Tracked))
-	for i, op := range Operations {
-		gauge(c.pollRequests, float64(s.PollRequests[i]), op)
+	for op := durable.Op(0); op < durable.NumOps; op++ {
+		gauge(c.pollRequests, float64(s.PollRequests[op]), op.String())
 	}
 	counter(c.corrections, float64(s.Corrections))
 	counter(c.overruns, float64(s.Overruns))

@@ -13,17 +13,18 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/snapshot"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-type fixed []*Snapshot
+type fixed []*snapshot.Snapshot
 
-func (f fixed) Snapshots() []*Snapshot { return f }
+func (f fixed) Snapshots() []*snapshot.Snapshot { return f }
 
 func snapshots() fixed {
-	primed := &Snapshot{
-		Target:             Target{Function: "order-workflow", Qualifier: "", Region: "us-east-1", AccountID: "123456789012"},
+	primed := &snapshot.Snapshot{
+		Target:             snapshot.Target{Function: "order-workflow", Qualifier: "", Region: "us-east-1", AccountID: "123456789012"},
 		Statuses:           durable.Known,
 		Primed:             true,
 		OldestRunningStart: 1764000000.5,
@@ -48,8 +49,8 @@ func snapshots() fixed {
 	primed.Invalid[durable.UnknownStatus] = 1
 
 	// Filtered to two statuses; first poll failing: no execution gauges yet.
-	failing := &Snapshot{
-		Target:   Target{Function: "billing", Qualifier: "3", Region: "eu-west-1"},
+	failing := &snapshot.Snapshot{
+		Target:   snapshot.Target{Function: "billing", Qualifier: "3", Region: "eu-west-1"},
 		Statuses: []durable.Status{durable.Failed, durable.TimedOut},
 	}
 	return fixed{primed, failing}
@@ -128,7 +129,7 @@ func TestCollectorLint(t *testing.T) {
 
 // TestCollectorConfiguredBuckets: a snapshot's own bounds are the le labels.
 func TestCollectorConfiguredBuckets(t *testing.T) {
-	s := &Snapshot{Target: Target{Function: "f", Region: "r"}, Statuses: []durable.Status{durable.Failed}, Buckets: []float64{60, 3600}}
+	s := &snapshot.Snapshot{Target: snapshot.Target{Function: "f", Region: "r"}, Statuses: []durable.Status{durable.Failed}, Buckets: []float64{60, 3600}}
 	s.Durations[durable.Failed].ObserveMillisIn(30_000, s.Buckets)
 	s.Durations[durable.Failed].ObserveMillisIn(7_200_000, s.Buckets)
 	want := `# HELP lambda_durable_execution_duration_seconds EndTimestamp minus StartTimestamp of each execution counted in lambda_durable_executions_finished_total.

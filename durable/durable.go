@@ -50,6 +50,33 @@ func (s Status) String() string {
 // Terminal reports whether the status is final.
 func (s Status) Terminal() bool { return s >= Succeeded && s <= Stopped }
 
+// The API operations a poller makes, by the names the API (and so the
+// SDK, the IAM policy and every metric label) gives them.
+const (
+	ListOperation = "ListDurableExecutionsByFunction"
+	GetOperation  = "GetDurableExecution"
+)
+
+// Op is one of those operations; it indexes per-poll request counts.
+type Op uint8
+
+// The operations, in the order the exporter emits them.
+const (
+	OpList Op = iota
+	OpGet
+	NumOps
+)
+
+var opNames = [NumOps]string{ListOperation, GetOperation}
+
+// String returns the API's name of the operation.
+func (o Op) String() string {
+	if o < NumOps {
+		return opNames[o]
+	}
+	return "unknown"
+}
+
 // Reason says why an execution returned by the API was not taken as it came.
 type Reason uint8
 

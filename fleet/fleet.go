@@ -13,14 +13,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/lambda-durable-exporter/lambda-durable-exporter/collector"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/config"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/poller"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/shard"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/snapshot"
 )
 
 // Finder finds durable functions in one account and region;
@@ -31,6 +32,19 @@ type Finder interface {
 	CallerAccount(ctx context.Context) (string, error)
 }
 
+// FinderFunc returns the Finder of an access.
+type FinderFunc func(scrape.Access) Finder
+
+// Connect is the production way to build finders: discovery clients from
+// one scrape.Pool on the base AWS configuration, with metrics (nil for none).
+func Connect(base aws.Config, metrics *scrape.Metrics) func(scrape.PoolOptions) FinderFunc {
+	return func(o scrape.PoolOptions) FinderFunc {
+		o.Metrics = metrics
+		pool := scrape.NewPool(base, o)
+		return func(a scrape.Access) Finder { return pool.Discoverer(a) }
+	}
+}
+
 // Applier is what the fleet drives: *poller.Manager.
 type Applier interface {
 	Apply(ctx context.Context, s poller.Settings, specs []poller.Spec)
@@ -38,8 +52,10 @@ type Applier interface {
 
 // Options configure a Fleet.
 type Options struct {
-	Logger        *slog.Logger
-	Finders       func(scrape.Access) Finder
+	Logger *slog.Logger
+	// Connect builds the finders for the configuration's pool options
+	// (its endpoint); it is called again when a reload changes them.
+	Connect       func(scrape.PoolOptions) FinderFunc
 	Manager       Applier
 	Shard         shard.Shard
 	DefaultRegion string // the SDK's region, for functions that name none
@@ -59,23 +75,24 @@ type Metrics struct {
 	shardInfo                    *prometheus.GaugeVec
 }
 
-// NewMetrics builds the fleet metrics; register them with Collectors.
-func NewMetrics() *Metrics {
+// NewMetrics builds the fleet metrics under a metric namespace; register
+// them with Collectors.
+func NewMetrics(namespace string) *Metrics {
 	return &Metrics{
 		discoverySuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: "lambda_durable", Subsystem: "exporter", Name: "discovery_success",
+			Namespace: namespace, Subsystem: "exporter", Name: "discovery_success",
 			Help: "1 when the last discovery of a discovery entry (index in the config) in a region succeeded, else 0; the last known functions stay polled.",
 		}, []string{"discovery", "region"}),
 		discovered: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: "lambda_durable", Subsystem: "exporter", Name: "discovered_functions",
+			Namespace: namespace, Subsystem: "exporter", Name: "discovered_functions",
 			Help: "Durable functions the last successful discovery found, after name and tag filters.",
 		}, []string{"discovery", "region"}),
 		targets: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "lambda_durable", Subsystem: "exporter", Name: "targets",
+			Namespace: namespace, Subsystem: "exporter", Name: "targets",
 			Help: "Targets (function, qualifier, account, region) this replica polls, after sharding.",
 		}),
 		shardInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: "lambda_durable", Subsystem: "exporter", Name: "shard_info",
+			Namespace: namespace, Subsystem: "exporter", Name: "shard_info",
 			Help: "This replica's shard index and the total number of shards; always 1.",
 		}, []string{"index", "total"}),
 	}
@@ -125,6 +142,8 @@ func (f *Fleet) Run(ctx context.Context, first *config.Config) {
 		discovered = map[string][]poller.Spec{}
 		cancelDisc context.CancelFunc
 		gen        int
+		finders    FinderFunc
+		poolOpts   scrape.PoolOptions
 	)
 	apply := func() {
 		specs := f.specs(cfg, account, discovered)
@@ -134,10 +153,13 @@ func (f *Fleet) Run(ctx context.Context, first *config.Config) {
 	load := func(c *config.Config) {
 		prev := cfg
 		cfg = c
+		if o := settingsOf(c).Pool; finders == nil || o != poolOpts {
+			finders, poolOpts = f.o.Connect(o), o
+		}
 		if c.AccountID != "" {
 			account = c.AccountID
 		} else if prev == nil || account == "" {
-			account = f.callerAccount(ctx)
+			account = f.callerAccount(ctx, finders)
 		}
 		if cancelDisc != nil {
 			cancelDisc()
@@ -152,7 +174,7 @@ func (f *Fleet) Run(ctx context.Context, first *config.Config) {
 			for _, region := range d.Regions {
 				src := sourceKey(d, region)
 				keep[src] = true
-				go f.discover(dctx, gen, i, d, region, account, src)
+				go f.discover(dctx, finders, gen, i, d, region, account, src)
 			}
 		}
 		for k := range discovered {
@@ -196,10 +218,10 @@ func specEq(a, b poller.Spec) bool { return a.Key == b.Key && a.APIName == b.API
 
 // callerAccount asks STS for the default credentials' account; without it
 // the account_id label stays empty for functions given by bare name.
-func (f *Fleet) callerAccount(ctx context.Context) string {
+func (f *Fleet) callerAccount(ctx context.Context, finders FinderFunc) string {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	acct, err := f.o.Finders(scrape.Access{}).CallerAccount(ctx)
+	acct, err := finders(scrape.Access{}).CallerAccount(ctx)
 	if err != nil {
 		f.o.Logger.Warn("cannot learn the account of the default credentials; account_id stays empty for functions given by name", "err", err)
 		return ""
@@ -208,13 +230,13 @@ func (f *Fleet) callerAccount(ctx context.Context) string {
 }
 
 // discover runs one discovery entry in one region every refresh.
-func (f *Fleet) discover(ctx context.Context, gen, idx int, d config.Discovery, region, defaultAccount, src string) {
+func (f *Fleet) discover(ctx context.Context, finders FinderFunc, gen, idx int, d config.Discovery, region, defaultAccount, src string) {
 	access := scrape.Access{Account: d.AccountID, Region: region, RoleARN: d.RoleARN, ExternalID: d.ExternalID}
 	labels := []string{strconv.Itoa(idx), region}
 	ticker := time.NewTicker(d.Refresh)
 	defer ticker.Stop()
 	for {
-		specs, err := f.discoverOnce(ctx, access, d, defaultAccount)
+		specs, err := f.discoverOnce(ctx, finders(access), region, d, defaultAccount)
 		if ctx.Err() != nil {
 			return
 		}
@@ -238,10 +260,9 @@ func (f *Fleet) discover(ctx context.Context, gen, idx int, d config.Discovery, 
 	}
 }
 
-func (f *Fleet) discoverOnce(ctx context.Context, a scrape.Access, d config.Discovery, defaultAccount string) ([]poller.Spec, error) {
+func (f *Fleet) discoverOnce(ctx context.Context, finder Finder, region string, d config.Discovery, defaultAccount string) ([]poller.Spec, error) {
 	ctx, cancel := context.WithTimeout(ctx, max(d.Refresh, time.Minute))
 	defer cancel()
-	finder := f.o.Finders(a)
 	fns, err := finder.DurableFunctions(ctx)
 	if err != nil {
 		return nil, err
@@ -267,7 +288,7 @@ func (f *Fleet) discoverOnce(ctx context.Context, a scrape.Access, d config.Disc
 		if acct == "" {
 			acct = defaultAccount
 		}
-		specs = append(specs, spec(fn.Name, fn.ARN, d.Qualifier, "", a.Region, acct, d.RoleARN, d.ExternalID, d.Statuses, d.Window))
+		specs = append(specs, spec(fn.Name, fn.ARN, d.Qualifier, "", region, acct, d.RoleARN, d.ExternalID, d.Statuses, d.Window))
 	}
 	slices.SortFunc(specs, func(a, b poller.Spec) int { return strings.Compare(a.Key, b.Key) })
 	return specs, nil
@@ -330,7 +351,7 @@ func spec(name, apiName, qualifier, execName, region, account, role, externalID 
 	}
 	slices.Sort(st) // emission order, whatever the file's order
 	return poller.Spec{
-		Target:        collector.Target{Function: name, Qualifier: qualifier, Region: region, AccountID: account},
+		Target:        snapshot.Target{Function: name, Qualifier: qualifier, Region: region, AccountID: account},
 		Key:           Key(account, region, name, qualifier),
 		APIName:       apiName,
 		ExecutionName: execName,
@@ -353,11 +374,12 @@ func settingsOf(c *config.Config) poller.Settings {
 		Interval:       c.Interval,
 		Overlap:        c.Overlap,
 		Resync:         c.ResyncInterval,
-		PageSize:       c.PageSize,
 		MaxConcurrency: c.MaxConcurrency,
-		ListRate:       c.ListRequestsPerSecond,
-		GetRate:        c.GetRequestsPerSecond,
-		Endpoint:       c.Endpoint,
 		MaxIdle:        c.MaxIdleInterval,
+		Pool: scrape.PoolOptions{
+			Endpoint: c.Endpoint,
+			PageSize: c.PageSize,
+			Limits:   scrape.Limits{ListPerSecond: c.ListRequestsPerSecond, GetPerSecond: c.GetRequestsPerSecond},
+		},
 	}
 }

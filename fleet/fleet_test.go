@@ -107,6 +107,11 @@ func newWorld(t *testing.T) *world {
 	return wd
 }
 
+// finders hands out the world's discovery clients, whatever the options.
+func (wd *world) finders(scrape.PoolOptions) FinderFunc {
+	return func(a scrape.Access) Finder { return wd.pool.Discoverer(a) }
+}
+
 func (wd *world) setFail(f func(op string) bool) {
 	wd.mu.Lock()
 	wd.fail = f
@@ -125,10 +130,10 @@ func parse(t *testing.T, y string) *config.Config {
 func startFleet(t *testing.T, wd *world, c *config.Config, sh shard.Shard) (*recorder, *Fleet, *Metrics, context.CancelFunc) {
 	t.Helper()
 	rec := newRecorder()
-	m := NewMetrics()
+	m := NewMetrics("lambda_durable")
 	f := New(Options{
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Finders:       func(a scrape.Access) Finder { return wd.pool.Discoverer(a) },
+		Connect:       wd.finders,
 		Manager:       rec,
 		Shard:         sh,
 		DefaultRegion: "us-east-1",

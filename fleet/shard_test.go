@@ -29,13 +29,13 @@ type exporterUnderTest struct {
 func runExporter(t *testing.T, ctx context.Context, wd *world, yaml string, sh shard.Shard) *exporterUnderTest {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	mgr := poller.NewManager(logger, func(s poller.Spec) poller.Source {
-		return wd.pool.Client(scrape.Access{Account: s.AccountID, Region: s.Region, RoleARN: s.RoleARN, ExternalID: s.ExternalID})
-	}, nil)
+	mgr := poller.NewManager(poller.Options{Logger: logger, Connect: func(scrape.PoolOptions) poller.SourceFunc {
+		return func(s poller.Spec) poller.Source { return wd.pool.Client(s.Access()) }
+	}})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collector.New(mgr))
-	f := New(Options{Logger: logger, Finders: func(a scrape.Access) Finder { return wd.pool.Discoverer(a) },
-		Manager: mgr, Shard: sh, DefaultRegion: "us-east-1"}, NewMetrics())
+	f := New(Options{Logger: logger, Connect: wd.finders,
+		Manager: mgr, Shard: sh, DefaultRegion: "us-east-1"}, NewMetrics("lambda_durable"))
 	done := make(chan struct{})
 	go func() { defer close(done); f.Run(ctx, parse(t, yaml)) }()
 	t.Cleanup(func() { <-done; mgr.Wait() })
@@ -180,38 +180,53 @@ discovery:
 		return finishedTotal(all) >= uint64(len(running)) && n == finishedTotal(all)
 	})
 
-	want, wantTargets := all.series(t)
-	union := map[string]string{}
-	owner := map[string]int{}
-	for i, s := range shards {
-		got, ts := s.series(t)
-		for target := range ts {
-			if prev, dup := owner[target]; dup {
-				t.Errorf("target %s exported by shards %d and %d", target, prev, i)
+	// Polls go on while the series are read: compare until they agree
+	// (every exporter has polled since the ends), and report the last
+	// differences if they never do.
+	var want map[string]string
+	var problems []string
+	compare := func() bool {
+		var wantTargets map[string]bool
+		want, wantTargets = all.series(t)
+		problems = nil
+		union := map[string]string{}
+		owner := map[string]int{}
+		for i, s := range shards {
+			got, ts := s.series(t)
+			for target := range ts {
+				if prev, dup := owner[target]; dup {
+					problems = append(problems, fmt.Sprintf("target %s exported by shards %d and %d", target, prev, i))
+				}
+				owner[target] = i
 			}
-			owner[target] = i
+			for k, v := range got {
+				union[k] = v
+			}
 		}
-		for k, v := range got {
-			union[k] = v
+		if len(owner) != len(wantTargets) {
+			problems = append(problems, fmt.Sprintf("shards export %d targets, the unsharded exporter %d", len(owner), len(wantTargets)))
 		}
-	}
-	if len(owner) != len(wantTargets) {
-		t.Errorf("shards export %d targets, the unsharded exporter %d", len(owner), len(wantTargets))
-	}
-	var diffs []string
-	for k, v := range want {
-		if union[k] != v {
-			diffs = append(diffs, fmt.Sprintf("%s: unsharded %s, shards %q", k, v, union[k]))
+		var diffs []string
+		for k, v := range want {
+			if union[k] != v {
+				diffs = append(diffs, fmt.Sprintf("%s: unsharded %s, shards %q", k, v, union[k]))
+			}
 		}
-	}
-	for k := range union {
-		if _, ok := want[k]; !ok {
-			diffs = append(diffs, k+": only in the shards")
+		for k := range union {
+			if _, ok := want[k]; !ok {
+				diffs = append(diffs, k+": only in the shards")
+			}
 		}
+		sort.Strings(diffs)
+		problems = append(problems, diffs...)
+		return len(problems) == 0
 	}
-	sort.Strings(diffs)
-	for _, d := range diffs {
-		t.Error(d)
+	deadline := time.Now().Add(20 * time.Second)
+	for !compare() && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, p := range problems {
+		t.Error(p)
 	}
 	if len(want) < 400 {
 		t.Errorf("only %d series compared; the test world should produce more", len(want))

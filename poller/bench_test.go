@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lambda-durable-exporter/lambda-durable-exporter/collector"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/internal/lambdasim"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/snapshot"
 )
 
 // BenchmarkSteadyStatePoll measures, in one run, this exporter's incremental
@@ -46,7 +48,7 @@ func benchSteadyState(b *testing.B, full bool) {
 	now := env.clock.Now()
 	terms := []string{lambdasim.StatusSucceeded, lambdasim.StatusFailed, lambdasim.StatusTimedOut, lambdasim.StatusStopped}
 	long := make([][]string, benchFunctions)
-	s := Settings{Interval: time.Minute, Overlap: 5 * time.Minute, PageSize: 1000, ListRate: 15, GetRate: 30}
+	s := Settings{Interval: time.Minute, Overlap: 5 * time.Minute, Pool: scrape.PoolOptions{PageSize: 1000, Limits: scrape.Limits{ListPerSecond: 15, GetPerSecond: 30}}}
 	if full {
 		s.Resync = time.Millisecond // every poll lists the whole window again
 	}
@@ -68,7 +70,7 @@ func benchSteadyState(b *testing.B, full bool) {
 			_ = env.sim.End(arn, terms[rng.IntN(4)], end)
 		}
 		targets = append(targets, env.target(Spec{
-			Target: collector.Target{Function: fn, Region: "us-east-1"}, APIName: fn, Window: 24 * time.Hour,
+			Target: snapshot.Target{Function: fn, Region: "us-east-1"}, APIName: fn, Window: 24 * time.Hour,
 		}, "", s))
 	}
 	for _, tg := range targets { // the first poll lists everything in either mode
@@ -104,8 +106,8 @@ func benchSteadyState(b *testing.B, full bool) {
 			if !snap.PollSuccess {
 				b.Fatal("poll failed")
 			}
-			lists += snap.PollRequests[reqList]
-			gets += snap.PollRequests[reqGet]
+			lists += snap.PollRequests[durable.OpList]
+			gets += snap.PollRequests[durable.OpGet]
 		}
 	}
 	b.StopTimer()

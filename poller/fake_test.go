@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lambda-durable-exporter/lambda-durable-exporter/collector"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/snapshot"
 )
 
 // fakeExec is one execution of the in-memory fake API.
@@ -136,7 +136,7 @@ func pollFake(t testing.TB, f *fakeAPI, tr *tracker, now int64, resync time.Dura
 	t.Helper()
 	f.now = now
 	full = tr.wantFull(now, resync.Milliseconds())
-	spec := &Spec{Target: collector.Target{Function: f.function}, APIName: f.function}
+	spec := &Spec{Target: snapshot.Target{Function: f.function}, APIName: f.function}
 	b, req, err := gather(context.Background(), f, tr, spec, now, full, costs{pageSize: 1000, listRate: 10, getRate: 20})
 	if err != nil {
 		t.Fatal(err)

@@ -12,9 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lambda-durable-exporter/lambda-durable-exporter/collector"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/internal/lambdasim"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/snapshot"
 )
 
 // Fault injection over HTTP: throttle storms, outages right after executions
@@ -215,7 +216,7 @@ type faultEnv struct {
 const faultPage = 50
 
 func faultSettings(pageSize int) Settings {
-	return Settings{Interval: time.Minute, Overlap: 5 * time.Minute, Resync: 30 * time.Minute, PageSize: pageSize, ListRate: 1000, GetRate: 1000}
+	return Settings{Interval: time.Minute, Overlap: 5 * time.Minute, Resync: 30 * time.Minute, Pool: scrape.PoolOptions{PageSize: pageSize, Limits: scrape.Limits{ListPerSecond: 1000, GetPerSecond: 1000}}}
 }
 
 func newFaultEnv(t *testing.T, seed uint64, o lambdasim.Options, pageSize int, fns []string, hist int) *faultEnv {
@@ -228,7 +229,7 @@ func newFaultEnv(t *testing.T, seed uint64, o lambdasim.Options, pageSize int, f
 		env.sim.AddFunction(fn, []string{"$LATEST", "1", "2"}, nil)
 		history(fe.rng, env.sim, env.clock.Now(), fn, hist)
 		fe.targets = append(fe.targets, env.target(Spec{
-			Target: collector.Target{Function: fn, Region: "us-east-1"}, APIName: fn, Window: 24 * time.Hour,
+			Target: snapshot.Target{Function: fn, Region: "us-east-1"}, APIName: fn, Window: 24 * time.Hour,
 		}, "", faultSettings(pageSize)))
 	}
 	return fe
@@ -295,7 +296,7 @@ func trackerCopy(tr *tracker) tracker {
 
 // kept is a target's state before a poll.
 type kept struct {
-	snap collector.Snapshot
+	snap snapshot.Snapshot
 	tr   tracker
 }
 
@@ -304,7 +305,7 @@ func keep(st *simTarget) kept { return kept{*st.t.snap.Load(), trackerCopy(st.t.
 // verify checks that a failed poll changed nothing: the tracker is as it
 // was, and the snapshot keeps every number of the previous one (only the
 // poll's own success, duration and overruns differ).
-func (k *kept) verify(t *testing.T, st *simTarget, where string, s *collector.Snapshot) {
+func (k *kept) verify(t *testing.T, st *simTarget, where string, s *snapshot.Snapshot) {
 	t.Helper()
 	if s.PollSuccess {
 		return
@@ -320,7 +321,7 @@ func (k *kept) verify(t *testing.T, st *simTarget, where string, s *collector.Sn
 }
 
 // pollKept polls st once; a failed poll must change nothing.
-func pollKept(t *testing.T, st *simTarget, where string) *collector.Snapshot {
+func pollKept(t *testing.T, st *simTarget, where string) *snapshot.Snapshot {
 	t.Helper()
 	k := keep(st)
 	s := st.poll(t)
@@ -329,7 +330,7 @@ func pollKept(t *testing.T, st *simTarget, where string) *collector.Snapshot {
 }
 
 // exact checks s against the truth and stops the test at the first mismatch.
-func exact(t *testing.T, st *simTarget, where string, s *collector.Snapshot) {
+func exact(t *testing.T, st *simTarget, where string, s *snapshot.Snapshot) {
 	t.Helper()
 	st.check(t, where, s)
 	if t.Failed() {
@@ -339,7 +340,7 @@ func exact(t *testing.T, st *simTarget, where string, s *collector.Snapshot) {
 
 // polled is the outcome of one target's poll in a step.
 type polled struct {
-	*collector.Snapshot
+	*snapshot.Snapshot
 	faults    int  // faults injected during the poll
 	disturbed bool // Intercept changed the target's function during the poll
 	took      time.Duration
@@ -772,7 +773,7 @@ func simTruth(st *simTarget) truth {
 
 // exactTruth compares s with want, as check does, and also the invalid
 // counters with wantInvalid.
-func exactTruth(t *testing.T, where string, st *simTarget, s *collector.Snapshot, want truth, wantInvalid [durable.NumReasons]uint64) {
+func exactTruth(t *testing.T, where string, st *simTarget, s *snapshot.Snapshot, want truth, wantInvalid [durable.NumReasons]uint64) {
 	t.Helper()
 	fn := st.t.spec.Function
 	if !s.PollSuccess {
@@ -966,7 +967,7 @@ func TestFaultOneFunctionFailing(t *testing.T) {
 		// Both targets poll at once, as the manager's loops would.
 		where := fmt.Sprintf("step %d", step)
 		ko, kb := keep(orders), keep(billing)
-		var so, sb *collector.Snapshot
+		var so, sb *snapshot.Snapshot
 		var wg sync.WaitGroup
 		wg.Add(2)
 		go func() { defer wg.Done(); so = orders.poll(t) }()
@@ -994,7 +995,7 @@ func TestFaultHarshSchedule(t *testing.T) {
 	const page = 25
 	fe := newFaultEnv(t, 19, lambdasim.Options{OffsetMarkers: true}, page, []string{"orders", "billing", "shipping"}, 300)
 	fe.targets = append(fe.targets, fe.target(Spec{
-		Target: collector.Target{Function: "orders", Region: "us-east-1"}, APIName: "orders", Window: 12 * time.Hour,
+		Target: snapshot.Target{Function: "orders", Region: "us-east-1"}, APIName: "orders", Window: 12 * time.Hour,
 		Statuses: []durable.Status{durable.Failed, durable.TimedOut},
 	}, "", faultSettings(page)))
 	inserts := offsetInserts(fe, page, 0.3)

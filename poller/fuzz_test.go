@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lambda-durable-exporter/lambda-durable-exporter/collector"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/snapshot"
 )
 
 // FuzzApplyPages fuzzes applying pages of executions to the state. The
@@ -53,7 +53,10 @@ func FuzzApplyPages(f *testing.F) {
 	// forced full one; odd items, an end before the start and a status
 	// filter; unknown statuses before a first sighting and a clock jump past
 	// the window; a long program with small pages and resyncs; and the two
-	// inputs that found the bugs (skipped, named bug-*).
+	// inputs that found the bugs (named bug-*). Plain `go test` runs every
+	// file of the corpus, bug-* included, as a subtest
+	// (FuzzApplyPages/<file>), so each is a regression test; `go test -fuzz`
+	// starts mutating from them.
 	f.Fuzz(func(t *testing.T, data []byte) {
 		runProgram(t, data, false)
 	})
@@ -168,7 +171,7 @@ func runProgram(t *testing.T, data []byte, verbose bool) {
 	src := &fuzzSource{fakeAPI: f, failAt: -1}
 	tr := newTracker()
 	tr.configure(statusesOrAll(statuses), window.Milliseconds(), overlap.Milliseconds(), interval.Milliseconds())
-	spec := &Spec{Target: collector.Target{Function: "orders"}, APIName: "orders"}
+	spec := &Spec{Target: snapshot.Target{Function: "orders"}, APIName: "orders"}
 	c := costs{pageSize: pageSize, listRate: 10, getRate: 20}
 
 	now := t0
@@ -233,7 +236,7 @@ func runProgram(t *testing.T, data []byte, verbose bool) {
 			logf("%s: failed as told: %v", where, err)
 			return
 		}
-		if req[reqList] != uint64(f.lists-lists) || req[reqGet] != uint64(f.gets-gets) {
+		if req[durable.OpList] != uint64(f.lists-lists) || req[durable.OpGet] != uint64(f.gets-gets) {
 			t.Fatalf("%s: poll counted %v requests, the API served %d lists and %d gets", where, req, f.lists-lists, f.gets-gets)
 		}
 		tr.apply(b, now)

@@ -3,8 +3,6 @@ package poller
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http/httptest"
 	"sync"
@@ -14,10 +12,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	"github.com/lambda-durable-exporter/lambda-durable-exporter/collector"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/internal/lambdasim"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/snapshot"
 )
 
 // clock is a fake clock shared by the simulated API and the poller.
@@ -27,6 +25,13 @@ type clock struct {
 }
 
 func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// Sleep advances the clock by d: a poll loop on it runs as fast as it can.
+func (c *clock) Sleep(ctx context.Context, d time.Duration) bool {
+	c.Add(max(d, 0))
+	return ctx.Err() == nil
+}
+
 func (c *clock) Add(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
@@ -71,15 +76,15 @@ type simTarget struct {
 }
 
 func (e *simEnv) target(spec Spec, version string, s Settings) *simTarget {
-	m := NewManager(slog.New(slog.NewTextHandler(io.Discard, nil)), nil, e.clock.Now)
+	m := NewManager(Options{Clock: e.clock})
 	tg := &target{spec: spec, tracker: newTracker()}
 	tg.tracker.configure(statusesOrAll(spec.Statuses), spec.Window.Milliseconds(), s.Overlap.Milliseconds(), s.Interval.Milliseconds())
-	tg.publish(nil, time.Time{}, 0, false, [2]uint64{})
+	tg.publish(nil, time.Time{}, 0, false, snapshot.Requests{})
 	return &simTarget{env: e, m: m, t: tg, version: version, settings: s}
 }
 
 // poll runs one poll through the SDK and returns its snapshot.
-func (st *simTarget) poll(t testing.TB) *collector.Snapshot {
+func (st *simTarget) poll(t testing.TB) *snapshot.Snapshot {
 	t.Helper()
 	src := st.env.pool.Client(scrape.Access{Account: st.t.spec.AccountID, Region: st.t.spec.Region})
 	st.m.pollOnce(context.Background(), st.t, src, st.settings)
@@ -91,7 +96,7 @@ func (st *simTarget) poll(t testing.TB) *collector.Snapshot {
 }
 
 // check compares a snapshot with the simulated API's ground truth.
-func (st *simTarget) check(t testing.TB, where string, s *collector.Snapshot) {
+func (st *simTarget) check(t testing.TB, where string, s *snapshot.Snapshot) {
 	t.Helper()
 	if !s.PollSuccess {
 		t.Fatalf("%s: poll of %s failed", where, st.t.spec.Function)
@@ -159,14 +164,14 @@ func TestExactOverHTTP(t *testing.T) {
 	history(rng, sim, env.clock.Now(), "orders", 3000)
 	history(rng, sim, env.clock.Now(), "billing", 1500)
 
-	s := Settings{Interval: time.Minute, Overlap: 5 * time.Minute, Resync: 30 * time.Minute, PageSize: 100, ListRate: 1000, GetRate: 1000}
+	s := Settings{Interval: time.Minute, Overlap: 5 * time.Minute, Resync: 30 * time.Minute, Pool: scrape.PoolOptions{PageSize: 100, Limits: scrape.Limits{ListPerSecond: 1000, GetPerSecond: 1000}}}
 	arn := "arn:aws:lambda:us-east-1:" + sim.AccountID() + ":function:billing"
 	mk := func() []*simTarget {
 		return []*simTarget{
-			env.target(Spec{Target: collector.Target{Function: "orders", Region: "us-east-1"}, APIName: "orders", Window: 24 * time.Hour}, "", s),
-			env.target(Spec{Target: collector.Target{Function: "orders", Qualifier: "live", Region: "us-east-1"}, APIName: "orders", Window: 6 * time.Hour}, "2", s),
-			env.target(Spec{Target: collector.Target{Function: "billing", Qualifier: "1", Region: "us-east-1"}, APIName: arn, Window: 24 * time.Hour}, "1", s),
-			env.target(Spec{Target: collector.Target{Function: "billing", Region: "us-east-1"}, APIName: arn, Window: 12 * time.Hour,
+			env.target(Spec{Target: snapshot.Target{Function: "orders", Region: "us-east-1"}, APIName: "orders", Window: 24 * time.Hour}, "", s),
+			env.target(Spec{Target: snapshot.Target{Function: "orders", Qualifier: "live", Region: "us-east-1"}, APIName: "orders", Window: 6 * time.Hour}, "2", s),
+			env.target(Spec{Target: snapshot.Target{Function: "billing", Qualifier: "1", Region: "us-east-1"}, APIName: arn, Window: 24 * time.Hour}, "1", s),
+			env.target(Spec{Target: snapshot.Target{Function: "billing", Region: "us-east-1"}, APIName: arn, Window: 12 * time.Hour,
 				Statuses: []durable.Status{durable.Failed, durable.TimedOut}}, "", s),
 		}
 	}

@@ -3,33 +3,35 @@ package poller
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	"github.com/lambda-durable-exporter/lambda-durable-exporter/collector"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/internal/lambdasim"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/snapshot"
 )
 
-// TestManagerLifecycleLeaksNothing runs a Manager for real (real clock,
-// 50ms interval) against the simulated API over HTTP: it is not ready while
+// TestManagerLifecycleLeaksNothing runs a Manager (50ms interval, on the
+// fake clock of a synctest bubble) against the simulated API over HTTP in
+// memory, through the real SDK: it is not ready while
 // the first polls cannot finish and ready once they have; a reload that
 // keeps one target, removes one and adds one carries the kept target's
 // counts over (no reset, no burst) and drops the removed one's snapshot;
 // after the context ends, Wait returns, and once the test's own HTTP server
-// is closed not one goroutine started by the test is left.
-func TestManagerLifecycleLeaksNothing(t *testing.T) {
+// is closed not one goroutine started by the test is left (and the bubble
+// would fail the test if one were still blocked).
+func TestManagerLifecycleLeaksNothing(t *testing.T) { synctest.Test(t, testManagerLifecycle) }
+
+func testManagerLifecycle(t *testing.T) {
 	before := goroutineIDs()
 
 	var gateOpen atomic.Bool
@@ -58,7 +60,7 @@ func TestManagerLifecycleLeaksNothing(t *testing.T) {
 			}
 		}
 	}
-	srv := httptest.NewServer(sim)
+	pipe := lambdasim.NewPipe(sim)
 	serverClosed := false
 	closeServer := func() {
 		if !serverClosed {
@@ -69,8 +71,7 @@ func TestManagerLifecycleLeaksNothing(t *testing.T) {
 			default:
 				close(opened)
 			}
-			srv.CloseClientConnections()
-			srv.Close()
+			pipe.Close()
 		}
 	}
 	defer closeServer()
@@ -78,16 +79,16 @@ func TestManagerLifecycleLeaksNothing(t *testing.T) {
 	pool := scrape.NewPool(aws.Config{
 		Region:      "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-	}, scrape.PoolOptions{Endpoint: srv.URL, PageSize: 100, BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
-	m := NewManager(slog.New(slog.NewTextHandler(io.Discard, nil)), func(sp Spec) Source {
-		return pool.Client(scrape.Access{Account: sp.AccountID, Region: sp.Region})
-	}, nil)
+	}, scrape.PoolOptions{Endpoint: lambdasim.PipeURL, Dialer: pipe, PageSize: 100, BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
+	m := NewManager(Options{Connect: func(scrape.PoolOptions) SourceFunc {
+		return func(sp Spec) Source { return pool.Client(sp.Access()) }
+	}})
 
 	spec := func(fn string) Spec {
-		return Spec{Target: collector.Target{Function: fn, Region: "us-east-1"}, Key: fn, APIName: fn, Window: time.Hour}
+		return Spec{Target: snapshot.Target{Function: fn, Region: "us-east-1"}, Key: fn, APIName: fn, Window: time.Hour}
 	}
-	s := Settings{Interval: 50 * time.Millisecond, Overlap: time.Minute, Resync: time.Hour, PageSize: 100,
-		MaxConcurrency: 2, ListRate: 1000, GetRate: 1000}
+	s := Settings{Interval: 50 * time.Millisecond, Overlap: time.Minute, Resync: time.Hour, MaxConcurrency: 2,
+		Pool: scrape.PoolOptions{PageSize: 100, Limits: scrape.Limits{ListPerSecond: 1000, GetPerSecond: 1000}}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -124,12 +125,12 @@ func TestManagerLifecycleLeaksNothing(t *testing.T) {
 	})
 
 	// Reload: orders stays as it was, billing goes, shipping comes.
-	keptBefore := snapshot(m, "orders")
+	keptBefore := snapshotOf(m, "orders")
 	m.Apply(ctx, s, []Spec{spec("orders"), spec("shipping")})
 	if got := functions(m.Snapshots()); !slices.Equal(got, []string{"orders", "shipping"}) {
 		t.Fatalf("snapshots after the reload: %v, want orders and shipping (billing removed)", got)
 	}
-	kept := snapshot(m, "orders")
+	kept := snapshotOf(m, "orders")
 	if kept.Finished != keptBefore.Finished || kept.Durations != keptBefore.Durations || !kept.Primed {
 		t.Fatalf("the kept target's counts changed at the reload: %v -> %v", keptBefore.Finished, kept.Finished)
 	}
@@ -146,7 +147,7 @@ func TestManagerLifecycleLeaksNothing(t *testing.T) {
 	if f := finished(m, "orders", durable.Succeeded); f != 0 {
 		t.Fatalf("orders finished{status=SUCCEEDED} = %d: executions that ended before the baseline were counted", f)
 	}
-	if sn := snapshot(m, "orders"); sn.InWindow[durable.Running] != uint64(len(running["orders"])) {
+	if sn := snapshotOf(m, "orders"); sn.InWindow[durable.Running] != uint64(len(running["orders"])) {
 		t.Fatalf("orders running = %d, want %d", sn.InWindow[durable.Running], len(running["orders"]))
 	}
 
@@ -162,7 +163,7 @@ func TestManagerLifecycleLeaksNothing(t *testing.T) {
 	verifyNoLeaks(t, before)
 }
 
-func functions(snaps []*collector.Snapshot) []string {
+func functions(snaps []*snapshot.Snapshot) []string {
 	var out []string
 	for _, s := range snaps {
 		out = append(out, s.Function)
@@ -170,7 +171,7 @@ func functions(snaps []*collector.Snapshot) []string {
 	return out
 }
 
-func snapshot(m *Manager, fn string) *collector.Snapshot {
+func snapshotOf(m *Manager, fn string) *snapshot.Snapshot {
 	for _, s := range m.Snapshots() {
 		if s.Function == fn {
 			return s
@@ -180,7 +181,7 @@ func snapshot(m *Manager, fn string) *collector.Snapshot {
 }
 
 func finished(m *Manager, fn string, s durable.Status) uint64 {
-	if sn := snapshot(m, fn); sn != nil {
+	if sn := snapshotOf(m, fn); sn != nil {
 		return sn.Finished[s]
 	}
 	return 0

@@ -13,14 +13,17 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lambda-durable-exporter/lambda-durable-exporter/collector"
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/snapshot"
 )
 
 // Spec is one target: a function (and qualifier and name filter) in one
 // account (Target.AccountID, "" when unknown) and region.
 type Spec struct {
-	collector.Target
+	snapshot.Target
 	// Key identifies the target across reloads; state survives a reload
 	// for every key that stays.
 	Key           string
@@ -35,126 +38,206 @@ type Spec struct {
 	DurationBuckets []float64
 }
 
+// Access says where and as whom the target is polled.
+func (s Spec) Access() scrape.Access {
+	return scrape.Access{Account: s.AccountID, Region: s.Region, RoleARN: s.RoleARN, ExternalID: s.ExternalID}
+}
+
 // Settings are the polling parameters shared by all targets.
 type Settings struct {
 	Interval       time.Duration
 	Overlap        time.Duration
 	Resync         time.Duration // 0 disables periodic full re-listing
-	PageSize       int
-	MaxConcurrency int     // polls at once per account and region
-	ListRate       float64 // requests/s budget per account and region
-	GetRate        float64
+	MaxConcurrency int           // polls at once per account and region
 	// MaxIdle, when above Interval, lets idle targets be polled less
 	// often, never less often than this.
 	MaxIdle time.Duration
-	// Endpoint is the API endpoint override the sources use; a change
-	// restarts every target on new sources.
-	Endpoint string
-	// ReadyTimeout lets /-/ready answer 200 after this long even if some
-	// target never polled successfully; 0 means 5 minutes.
-	ReadyTimeout time.Duration
+	// Pool configures the AWS clients: endpoint, page size and the request
+	// budgets per account and region, which the poller also weighs to
+	// choose between reads and listings.
+	Pool scrape.PoolOptions
 }
+
+// readyTimeout lets /-/ready answer 200 this long after the start even if
+// some target never polled successfully: one broken function must not keep
+// a rollout from completing.
+const readyTimeout = 5 * time.Minute
 
 // SourceFunc returns the Source that polls a target.
 type SourceFunc func(Spec) Source
 
+// Connector builds the sources for one set of pool options. The manager
+// calls it at the first Apply and again whenever a reload changes the pool
+// options; every target then restarts on the new sources, so that an
+// account never has two budgets.
+type Connector func(scrape.PoolOptions) SourceFunc
+
+// Connect is the production Connector: SDK clients from one scrape.Pool on
+// the base AWS configuration, with metrics (nil for none).
+func Connect(base aws.Config, metrics *scrape.Metrics) Connector {
+	return func(o scrape.PoolOptions) SourceFunc {
+		o.Metrics = metrics
+		pool := scrape.NewPool(base, o)
+		return func(s Spec) Source { return pool.Client(s.Access()) }
+	}
+}
+
+// Clock is the manager's only time source: every poll reads it, and the
+// poll loops wait on it. Tests use testing/synctest with the real clock, or
+// a fake one.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits d, or until ctx ends; it reports whether d passed.
+	Sleep(ctx context.Context, d time.Duration) bool
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) Sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// Options configure a Manager.
+type Options struct {
+	Logger  *slog.Logger
+	Connect Connector
+	Clock   Clock // the real clock when nil
+}
+
 // Manager runs one poll loop per target.
 type Manager struct {
 	logger  *slog.Logger
-	sources SourceFunc
-	now     func() time.Time
+	connect Connector
+	clock   Clock
 	started time.Time
 
-	mu       sync.Mutex
+	// applyMu serializes Apply; mu guards the fields below it. Only mu is
+	// taken by Snapshots and Ready, and never while a target stops.
+	applyMu sync.Mutex
+	mu      sync.Mutex
+	order   []*target // config order, for stable output
+	wg      sync.WaitGroup
+
+	// Owned by Apply (under applyMu).
 	settings Settings
+	sources  SourceFunc
+	targets  map[string]*target
 	// sems bound concurrent polls per account and region, like the rate
 	// limiters: polls waiting on one busy account's budget must not hold
 	// slots that another account's polls could use.
-	sems    map[string]chan struct{}
-	targets map[string]*target
-	order   []*target // config order, for stable output
-	wg      sync.WaitGroup
+	sems map[string]chan struct{}
 }
 
 type target struct {
 	spec    Spec
 	tracker *tracker
-	snap    atomic.Pointer[collector.Snapshot]
+	snap    atomic.Pointer[snapshot.Snapshot]
 	cancel  context.CancelFunc
 	done    chan struct{}
 	// Self-metrics kept across polls.
 	overruns uint64
 }
 
-// NewManager returns a manager; now is the clock (time.Now when nil).
-func NewManager(logger *slog.Logger, sources SourceFunc, now func() time.Time) *Manager {
-	if now == nil {
-		now = time.Now
+// NewManager returns a manager.
+func NewManager(o Options) *Manager {
+	if o.Clock == nil {
+		o.Clock = realClock{}
 	}
-	return &Manager{logger: logger, sources: sources, now: now, started: now(), targets: make(map[string]*target),
-		sems: make(map[string]chan struct{})}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Manager{logger: o.Logger, connect: o.Connect, clock: o.Clock, started: o.Clock.Now(),
+		targets: make(map[string]*target), sems: make(map[string]chan struct{})}
 }
 
-// Apply installs settings and targets. Targets whose key stays keep their
-// state (no burst, no loss); removed targets stop and their series go;
-// new ones start. The loops run until ctx ends. Apply may be called again
-// for a reload.
+// Apply installs settings and targets: the first configuration, or a
+// reload. Targets whose key and spec stay keep running with their state (no
+// burst, no loss); removed targets stop and their series go; new ones
+// start. A change of settings restarts every target, on new sources when the
+// pool options changed; the trackers, and so the counts, stay. The loops run
+// until ctx ends. Scrapes are never blocked while targets stop.
 func (m *Manager) Apply(ctx context.Context, s Settings, specs []Spec) {
-	if s.MaxConcurrency < 1 {
-		s.MaxConcurrency = 1
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	s.MaxConcurrency = max(s.MaxConcurrency, 1)
+	m.applyMu.Lock()
+	defer m.applyMu.Unlock()
 	restartAll := m.settings != s
+	if m.sources == nil || m.settings.Pool != s.Pool {
+		m.sources = m.connect(s.Pool)
+	}
 	if restartAll {
 		m.sems = make(map[string]chan struct{})
 	}
 	m.settings = s
 
+	type change struct {
+		t    *target
+		spec Spec
+	}
+	var stop []*target
+	var start []change
 	keep := make(map[string]bool, len(specs))
 	order := make([]*target, 0, len(specs))
 	for _, sp := range specs {
 		keep[sp.Key] = true
 		t, ok := m.targets[sp.Key]
-		if ok && !restartAll && specEqual(t.spec, sp) {
-			order = append(order, t)
-			continue
-		}
-		if ok {
-			t.stop()
-		} else {
-			t = &target{tracker: newTracker()}
+		switch {
+		case !ok:
+			t = &target{spec: sp, tracker: newTracker()}
+			t.publish(nil, time.Time{}, 0, false, snapshot.Requests{})
 			m.targets[sp.Key] = t
+			start = append(start, change{t, sp})
+		case restartAll || !specEqual(t.spec, sp):
+			stop = append(stop, t)
+			start = append(start, change{t, sp})
 		}
-		t.spec = sp
-		t.tracker.configure(statusesOrAll(sp.Statuses), sp.Window.Milliseconds(), s.Overlap.Milliseconds(), s.Interval.Milliseconds())
-		t.tracker.setBuckets(sp.DurationBuckets)
-		if t.snap.Load() == nil {
-			t.publish(nil, time.Time{}, 0, false, [2]uint64{})
-		} else {
-			t.republish()
-		}
-		m.start(ctx, t, s, len(specs))
 		order = append(order, t)
 	}
 	for k, t := range m.targets {
 		if !keep[k] {
-			t.stop()
+			stop = append(stop, t)
 			delete(m.targets, k)
 		}
 	}
+	// Removed targets leave the output at once; restarted ones serve their
+	// last snapshot until they run again.
+	m.mu.Lock()
 	m.order = order
+	m.mu.Unlock()
+
+	for _, t := range stop {
+		t.stop()
+	}
+	for _, c := range start {
+		t := c.t
+		t.spec = c.spec
+		t.tracker.configure(statusesOrAll(t.spec.Statuses), t.spec.Window.Milliseconds(), s.Overlap.Milliseconds(), s.Interval.Milliseconds())
+		t.tracker.setBuckets(t.spec.DurationBuckets)
+		t.republish()
+		m.start(ctx, t, len(specs))
+	}
 }
 
 // Wait blocks until every poll loop has stopped (after ctx ended).
 func (m *Manager) Wait() { m.wg.Wait() }
 
 // Snapshots returns the latest snapshot of every target, in config order.
-func (m *Manager) Snapshots() []*collector.Snapshot {
+func (m *Manager) Snapshots() []*snapshot.Snapshot {
 	m.mu.Lock()
 	ts := slices.Clone(m.order)
 	m.mu.Unlock()
-	out := make([]*collector.Snapshot, 0, len(ts))
+	out := make([]*snapshot.Snapshot, 0, len(ts))
 	for _, t := range ts {
 		if s := t.snap.Load(); s != nil {
 			out = append(out, s)
@@ -166,27 +249,22 @@ func (m *Manager) Snapshots() []*collector.Snapshot {
 // Ready reports whether every target has polled successfully once, or the
 // ready timeout has passed since the manager started.
 func (m *Manager) Ready() bool {
-	m.mu.Lock()
-	timeout := m.settings.ReadyTimeout
-	ts := slices.Clone(m.order)
-	m.mu.Unlock()
-	if timeout <= 0 {
-		timeout = 5 * time.Minute
-	}
-	if m.now().Sub(m.started) >= timeout {
+	if m.clock.Now().Sub(m.started) >= readyTimeout {
 		return true
 	}
-	for _, t := range ts {
-		if s := t.snap.Load(); s == nil || !s.Primed {
+	for _, s := range m.Snapshots() {
+		if !s.Primed {
 			return false
 		}
 	}
 	return true
 }
 
-func (m *Manager) start(parent context.Context, t *target, s Settings, n int) {
+// start runs t's poll loop; applyMu is held.
+func (m *Manager) start(parent context.Context, t *target, n int) {
 	ctx, cancel := context.WithCancel(parent)
 	t.cancel, t.done = cancel, make(chan struct{})
+	s := m.settings
 	sem := m.semFor(t.spec, s.MaxConcurrency)
 	src := m.sources(t.spec)
 	// Spread the first polls over a tenth of the interval (at most 5s) so
@@ -205,13 +283,13 @@ func (m *Manager) start(parent context.Context, t *target, s Settings, n int) {
 }
 
 // semFor returns the concurrency slots of a target's account and region;
-// m.mu is held.
+// applyMu is held.
 func (m *Manager) semFor(sp Spec, n int) chan struct{} {
-	k := sp.AccountID + "/" + sp.Region
-	sem, ok := m.sems[k]
+	key := sp.Access().Budget()
+	sem, ok := m.sems[key]
 	if !ok {
 		sem = make(chan struct{}, max(n, 1))
-		m.sems[k] = sem
+		m.sems[key] = sem
 	}
 	return sem
 }
@@ -225,18 +303,9 @@ func (t *target) stop() {
 }
 
 func (m *Manager) loop(ctx context.Context, t *target, src Source, s Settings, sem chan struct{}, delay time.Duration) {
-	if delay > 0 {
-		timer := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return
-		case <-timer.C:
-		}
+	if !m.clock.Sleep(ctx, delay) {
+		return
 	}
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	<-timer.C
 	streak := 0
 	for {
 		select {
@@ -244,26 +313,36 @@ func (m *Manager) loop(ctx context.Context, t *target, src Source, s Settings, s
 		case <-ctx.Done():
 			return
 		}
-		start := time.Now()
+		start := m.clock.Now()
 		idle := m.pollOnce(ctx, t, src, s)
 		<-sem
 		// An idle target (nothing running, nothing new) is polled at twice
 		// the interval each time, up to MaxIdle: a change is seen at most
 		// MaxIdle late. Any activity brings it back to every interval.
-		wait := s.Interval
-		if idle && s.MaxIdle > s.Interval {
-			streak = min(streak+1, 30)
-			wait = min(s.Interval<<streak, s.MaxIdle)
+		if idle {
+			streak = min(streak+1, 64)
 		} else {
 			streak = 0
 		}
-		timer.Reset(max(time.Until(start.Add(wait)), 0))
-		select {
-		case <-ctx.Done():
+		wait := idleWait(s.Interval, s.MaxIdle, streak)
+		if !m.clock.Sleep(ctx, start.Add(wait).Sub(m.clock.Now())) {
 			return
-		case <-timer.C:
 		}
 	}
+}
+
+// idleWait is the time from the start of one poll to the next after streak
+// idle polls in a row: the interval doubled streak times, at most maxIdle,
+// never less than the interval. It cannot overflow, however long the streak.
+func idleWait(interval, maxIdle time.Duration, streak int) time.Duration {
+	w := interval
+	for range streak {
+		if w >= maxIdle/2 {
+			return max(maxIdle, interval)
+		}
+		w *= 2
+	}
+	return w
 }
 
 // pollOnce runs one poll with a deadline of one interval and publishes the
@@ -271,7 +350,7 @@ func (m *Manager) loop(ctx context.Context, t *target, src Source, s Settings, s
 // It reports whether the target was idle: the poll succeeded, listed
 // nothing and nothing runs.
 func (m *Manager) pollOnce(ctx context.Context, t *target, src Source, s Settings) bool {
-	start := m.now()
+	start := m.clock.Now()
 	now := start.UnixMilli()
 	tr := t.tracker
 	full := tr.wantFull(now, s.Resync.Milliseconds())
@@ -283,9 +362,10 @@ func (m *Manager) pollOnce(ctx context.Context, t *target, src Source, s Setting
 		deadline = max(5*s.Interval, 5*time.Minute)
 	}
 	pctx, cancel := context.WithTimeout(ctx, deadline)
-	b, req, err := gather(pctx, src, tr, &t.spec, now, full, costs{pageSize: s.PageSize, listRate: s.ListRate, getRate: s.GetRate})
+	c := costs{pageSize: s.Pool.PageSize, listRate: s.Pool.Limits.ListPerSecond, getRate: s.Pool.Limits.GetPerSecond}
+	b, req, err := gather(pctx, src, tr, &t.spec, now, full, c)
 	cancel()
-	end := m.now()
+	end := m.clock.Now()
 	took := end.Sub(start)
 	if ctx.Err() != nil {
 		return false // shutting down or reconfigured: not a failure of the target
@@ -301,22 +381,19 @@ func (m *Manager) pollOnce(ctx context.Context, t *target, src Source, s Setting
 		t.publish(tr, end, took, false, req)
 		return false
 	}
-	for _, n := range b.invalid {
-		if k := n.key ^ uint64(n.reason)<<56; tr.flagged[k] == 0 {
-			m.logger.Warn("invalid execution from the API", "function", t.spec.Function, "qualifier", t.spec.Qualifier,
-				"reason", n.reason.String(), "arn", n.arn, "detail", n.detail)
-		}
+	for _, n := range tr.apply(b, now) {
+		m.logger.Warn("invalid execution from the API", "function", t.spec.Function, "qualifier", t.spec.Qualifier,
+			"reason", n.reason.String(), "arn", n.arn, "detail", n.detail)
 	}
-	tr.apply(b, now)
 	m.logger.Debug("poll done", "function", t.spec.Function, "qualifier", t.spec.Qualifier, "full", full,
-		"list_requests", req[reqList], "get_requests", req[reqGet], "took", took, "tracked", len(tr.running)+len(tr.done)+len(tr.tomb))
+		"list_requests", req[durable.OpList], "get_requests", req[durable.OpGet], "took", took, "tracked", tr.size())
 	t.publish(tr, end, took, true, req)
-	return len(b.items) == 0 && len(tr.running) == 0
+	return len(b.items) == 0 && tr.idle()
 }
 
 // publish swaps in a new immutable snapshot.
-func (t *target) publish(tr *tracker, end time.Time, took time.Duration, ok bool, req [2]uint64) {
-	s := &collector.Snapshot{Target: t.spec.Target, Statuses: statusesOrAll(t.spec.Statuses)}
+func (t *target) publish(tr *tracker, end time.Time, took time.Duration, ok bool, req snapshot.Requests) {
+	s := &snapshot.Snapshot{Target: t.spec.Target, Statuses: statusesOrAll(t.spec.Statuses)}
 	if prev := t.snap.Load(); prev != nil {
 		s.LastSuccess = prev.LastSuccess
 		s.PollRequests = prev.PollRequests

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/snapshot"
 )
 
 // Source is what a poller asks of AWS; *scrape.Client implements it.
@@ -17,12 +18,6 @@ type Source interface {
 	List(ctx context.Context, q scrape.Query, visit func(scrape.Execution)) (int, error)
 	Get(ctx context.Context, arn string) (scrape.Execution, error)
 }
-
-// Indexes of per-poll request counts.
-const (
-	reqList = 0
-	reqGet  = 1
-)
 
 // costs say what a request costs in seconds of quota, to choose between
 // reading vanished executions one by one and listing their start range.
@@ -33,9 +28,9 @@ type costs struct {
 
 // gather runs the listings of one poll starting at now and returns what they
 // saw. It reads the tracker but does not change it.
-func gather(ctx context.Context, src Source, t *tracker, spec *Spec, now int64, full bool, c costs) (*batch, [2]uint64, error) {
+func gather(ctx context.Context, src Source, t *tracker, spec *Spec, now int64, full bool, c costs) (*batch, snapshot.Requests, error) {
 	b := &batch{full: full}
-	var req [2]uint64
+	var req snapshot.Requests
 	base := scrape.Query{FunctionName: spec.APIName, Qualifier: spec.Qualifier, ExecutionName: spec.ExecutionName}
 	seen := make(map[uint64]struct{})
 
@@ -51,7 +46,7 @@ func gather(ctx context.Context, src Source, t *tracker, spec *Spec, now int64, 
 				b.windowSeen[h] = struct{}{}
 			}
 		})
-		req[reqList] += uint64(n)
+		req[durable.OpList] += uint64(n)
 		return err
 	}
 
@@ -117,7 +112,7 @@ func gather(ctx context.Context, src Source, t *tracker, spec *Spec, now int64, 
 // overlap), where the tracker knows every execution; a range reaching
 // further back could hold any number, so it is never chosen.
 func resolveVanished(ctx context.Context, src Source, t *tracker, spec *Spec, b *batch, base scrape.Query,
-	seen map[uint64]struct{}, req *[2]uint64, c costs, now int64) error {
+	seen map[uint64]struct{}, req *snapshot.Requests, c costs, now int64) error {
 	van := t.vanished(seen)
 	if len(van) == 0 {
 		return nil
@@ -138,7 +133,7 @@ func resolveVanished(ctx context.Context, src Source, t *tracker, spec *Spec, b 
 		tmp := &batch{}
 		v := &validator{function: spec.Function, b: tmp, seen: make(map[uint64]struct{})}
 		n, err := src.List(ctx, q, func(e scrape.Execution) { v.observe(e) })
-		req[reqList] += uint64(n)
+		req[durable.OpList] += uint64(n)
 		if err != nil {
 			return err
 		}
@@ -156,7 +151,7 @@ func resolveVanished(ctx context.Context, src Source, t *tracker, spec *Spec, b 
 	v := &validator{function: spec.Function, b: b}
 	for _, r := range van {
 		e, err := src.Get(ctx, r.arn)
-		req[reqGet]++
+		req[durable.OpGet]++
 		if errors.Is(err, scrape.ErrNotFound) {
 			b.gone = append(b.gone, hashARN(r.arn))
 			continue

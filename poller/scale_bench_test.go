@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"runtime"
@@ -23,6 +21,7 @@ import (
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/collector"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/internal/lambdasim"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/snapshot"
 )
 
 // BenchmarkFleetScale polls 1,000 functions spread over 4 accounts and 2
@@ -68,8 +67,8 @@ func BenchmarkFleetScale(b *testing.B) {
 	pool := scrape.NewPool(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(ak, sk, ""),
 		BaseEndpoint: aws.String(srv.URL)}, scrape.PoolOptions{PageSize: 1000, Limits: scrape.Limits{ListPerSecond: 10, GetPerSecond: 20}, Metrics: metrics})
 	now := time.Now()
-	s := Settings{Interval: time.Minute, Overlap: 5 * time.Minute, Resync: 0, PageSize: 1000, ListRate: 10, GetRate: 20}
-	m := NewManager(slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil)
+	s := Settings{Interval: time.Minute, Overlap: 5 * time.Minute, Resync: 0, Pool: scrape.PoolOptions{PageSize: 1000, Limits: scrape.Limits{ListPerSecond: 10, GetPerSecond: 20}}}
+	m := NewManager(Options{})
 	type tgt struct {
 		t   *target
 		src Source
@@ -93,10 +92,10 @@ func BenchmarkFleetScale(b *testing.B) {
 						_ = p.End(arn, "SUCCEEDED", now.Add(-time.Duration(i)*20*time.Minute+time.Minute))
 					}
 				}
-				spec := Spec{Target: collector.Target{Function: fn, Region: region, AccountID: acct}, Key: acct + region + fn, APIName: fn, Window: 24 * time.Hour}
+				spec := Spec{Target: snapshot.Target{Function: fn, Region: region, AccountID: acct}, Key: acct + region + fn, APIName: fn, Window: 24 * time.Hour}
 				tg := &target{spec: spec, tracker: newTracker()}
 				tg.tracker.configure(statusesOrAll(nil), spec.Window.Milliseconds(), s.Overlap.Milliseconds(), s.Interval.Milliseconds())
-				tg.publish(nil, time.Time{}, 0, false, [2]uint64{})
+				tg.publish(nil, time.Time{}, 0, false, snapshot.Requests{})
 				all = append(all, tgt{tg, src, p})
 				m.order = append(m.order, tg)
 			}
@@ -108,9 +107,9 @@ func BenchmarkFleetScale(b *testing.B) {
 		var wg sync.WaitGroup
 		for _, x := range all {
 			wg.Add(1)
-			m.mu.Lock()
+			m.applyMu.Lock()
 			sem := m.semFor(x.t.spec, s.MaxConcurrency)
-			m.mu.Unlock()
+			m.applyMu.Unlock()
 			go func() {
 				defer wg.Done()
 				sem <- struct{}{}

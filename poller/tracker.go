@@ -5,9 +5,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/lambda-durable-exporter/lambda-durable-exporter/collector"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/snapshot"
 )
 
 // How the tracker decides what counts
@@ -194,8 +194,9 @@ func (t *tracker) estimate(from, to int64) int {
 	return n
 }
 
-// apply folds a successful poll that started at now into the state.
-func (t *tracker) apply(b *batch, now int64) {
+// apply folds a successful poll that started at now into the state. It
+// returns the invalid executions reported for the first time, for the log.
+func (t *tracker) apply(b *batch, now int64) (fresh []invalidNote) {
 	if !t.primed {
 		t.baseline = now
 	}
@@ -203,7 +204,9 @@ func (t *tracker) apply(b *batch, now int64) {
 		t.dropPhantoms(b)
 	}
 	for _, n := range b.invalid {
-		t.flag(n.key, n.reason, now)
+		if t.flag(n.key, n.reason, now) {
+			fresh = append(fresh, n)
+		}
 	}
 	// In a full poll, an execution unknown to the state that started before
 	// what the last incremental listing covered is drift: a correction.
@@ -246,6 +249,7 @@ func (t *tracker) apply(b *batch, now int64) {
 		t.lastFull = now
 		t.needFull = false
 	}
+	return fresh
 }
 
 // settle records a terminal execution and counts it if this is the first
@@ -299,14 +303,16 @@ func (t *tracker) dropPhantoms(b *batch) {
 
 // flag counts an invalid execution once per reason. The record lives as
 // long as the item keeps being listed (each sighting extends it), so an item
-// listed for longer than the window is still counted once.
-func (t *tracker) flag(key uint64, r durable.Reason, now int64) {
+// listed for longer than the window is still counted once. It reports
+// whether this is the first report.
+func (t *tracker) flag(key uint64, r durable.Reason, now int64) bool {
 	key ^= uint64(r) << 56
 	_, seen := t.flagged[key]
 	t.flagged[key] = now + t.window + t.overlap
 	if !seen {
 		t.invalid[r]++
 	}
+	return !seen
 }
 
 // evict forgets what can no longer be listed again.
@@ -350,8 +356,14 @@ func (t *tracker) recount(now int64) {
 	t.inWindow, t.oldestRunning = c, oldest
 }
 
+// size is how many executions the tracker keeps state for.
+func (t *tracker) size() int { return len(t.running) + len(t.done) + len(t.tomb) }
+
+// idle reports whether nothing runs.
+func (t *tracker) idle() bool { return len(t.running) == 0 }
+
 // fill copies the tracker's numbers into a snapshot.
-func (t *tracker) fill(s *collector.Snapshot) {
+func (t *tracker) fill(s *snapshot.Snapshot) {
 	s.Primed = t.primed
 	s.InWindow = t.inWindow
 	if t.oldestRunning > 0 {
@@ -362,7 +374,7 @@ func (t *tracker) fill(s *collector.Snapshot) {
 	s.Buckets = t.bounds
 	s.Invalid = t.invalid
 	s.Corrections = t.corrections
-	s.Tracked = len(t.running) + len(t.done) + len(t.tomb)
+	s.Tracked = t.size()
 }
 
 // validator turns scrape.Executions into observations for one target.

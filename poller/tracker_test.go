@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lambda-durable-exporter/lambda-durable-exporter/collector"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/snapshot"
 )
 
 type scenario struct {
@@ -51,7 +51,7 @@ func (sc scenario) run(t *testing.T) (*fakeAPI, *tracker) {
 	tr := newTracker()
 	baseline := int64(0)
 	tr.configure(statusesOrAll(sc.statuses), sc.window.Milliseconds(), sc.overlap.Milliseconds(), interval.Milliseconds())
-	spec := &Spec{Target: collector.Target{Function: "orders"}, APIName: "orders"}
+	spec := &Spec{Target: snapshot.Target{Function: "orders"}, APIName: "orders"}
 	c := costs{pageSize: 1000, listRate: 10, getRate: 20}
 
 	for step := 0; step < sc.steps; step++ {
@@ -91,7 +91,7 @@ func (sc scenario) run(t *testing.T) (*fakeAPI, *tracker) {
 		if baseline == 0 {
 			baseline = now
 		}
-		if req[reqList] != uint64(f.lists-lists) || req[reqGet] != uint64(f.gets-gets) {
+		if req[durable.OpList] != uint64(f.lists-lists) || req[durable.OpGet] != uint64(f.gets-gets) {
 			t.Fatalf("step %d: poll counted %v requests, the API served %d lists and %d gets", step, req, f.lists-lists, f.gets-gets)
 		}
 		if !sc.allowDrift || full {
@@ -229,7 +229,7 @@ func TestManyEndedTogetherUseOneRangeListing(t *testing.T) {
 		f.end(e, terminals[i%4], t0+30_000)
 	}
 	req := poll(t0 + 60_000)
-	if req[reqGet] != 0 || req[reqList] != 3 {
+	if req[durable.OpGet] != 0 || req[durable.OpList] != 3 {
 		t.Fatalf("requests %v: 100 ended executions should cost one range listing (3 lists in all), no gets", req)
 	}
 	compare(t, "after the batch ended", tr, f.truth(t0+60_000, t0, 24*time.Hour), nil)
@@ -242,7 +242,7 @@ func TestManyEndedTogetherUseOneRangeListing(t *testing.T) {
 	f.end(a, durable.Failed, t0+510_000)
 	f.end(b, durable.Stopped, t0+511_000)
 	req = poll(t0 + 560_000)
-	if req[reqGet] != 2 || req[reqList] != 2 {
+	if req[durable.OpGet] != 2 || req[durable.OpList] != 2 {
 		t.Fatalf("requests %v: two ended executions should cost two gets beside the two listings", req)
 	}
 	if tr.finished[durable.Failed] != 26 || tr.finished[durable.Stopped] != 26 {
@@ -269,7 +269,7 @@ func TestConfiguredBuckets(t *testing.T) {
 	if h.Counts[0] != 1 || h.Counts[1] != 2 || h.Count != 3 || h.Counts[2] != 0 {
 		t.Fatalf("histogram with bounds 60s, 1h: %+v", h)
 	}
-	var s collector.Snapshot
+	var s snapshot.Snapshot
 	tr.fill(&s)
 	if len(s.Buckets) != 2 || s.Buckets[1] != 3600 {
 		t.Fatalf("snapshot buckets %v", s.Buckets)

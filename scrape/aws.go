@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -240,6 +241,14 @@ type PoolOptions struct {
 	Limits      Limits
 	Metrics     *Metrics
 	HTTPTimeout time.Duration // per HTTP attempt; default 30s
+	// Dialer, when set, opens every connection instead of the network: an
+	// in-process API for tests (lambdasim.Pipe).
+	Dialer Dialer
+}
+
+// Dialer opens connections; *net.Dialer and lambdasim.Pipe implement it.
+type Dialer interface {
+	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Pool caches SDK clients per account, role and region. All clients of an
@@ -275,12 +284,20 @@ func NewPool(base aws.Config, o PoolOptions) *Pool {
 
 // transport is the instrumented, rate-limited HTTP client of an account
 // and region.
-func (p *Pool) transport(a Access, region string) *transport {
+func (p *Pool) transport(a Access) *transport {
 	return &transport{
-		next:    awshttp.NewBuildableClient().WithTimeout(p.opts.HTTPTimeout),
-		limiter: p.limiters.get(a.Account + "/" + region),
+		next:    p.httpClient(),
+		limiter: p.limiters.get(a.Budget()),
 		metrics: p.opts.Metrics,
 	}
+}
+
+func (p *Pool) httpClient() aws.HTTPClient {
+	c := awshttp.NewBuildableClient().WithTimeout(p.opts.HTTPTimeout)
+	if d := p.opts.Dialer; d != nil {
+		c = c.WithTransportOptions(func(t *http.Transport) { t.DialContext = d.DialContext })
+	}
+	return c
 }
 
 func (p *Pool) retryer() aws.Retryer {
@@ -307,7 +324,7 @@ func (p *Pool) Client(a Access) *Client {
 		return c
 	}
 	cfg := p.configFor(a)
-	tr := p.transport(a, cfg.Region)
+	tr := p.transport(a)
 	api := lambda.NewFromConfig(cfg, func(lo *lambda.Options) {
 		lo.HTTPClient = tr
 		if p.opts.Endpoint != "" {

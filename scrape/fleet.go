@@ -29,8 +29,12 @@ type Access struct {
 }
 
 func (a Access) key() string {
-	return a.Account + "/" + a.Region + "/" + a.RoleARN + "/" + a.ExternalID
+	return a.Budget() + "/" + a.RoleARN + "/" + a.ExternalID
 }
+
+// Budget identifies the account and region whose request budgets (rate
+// limits, concurrent polls) the access draws on, whatever the role.
+func (a Access) Budget() string { return a.Account + "/" + a.Region }
 
 // credentials returns the (cached) credentials for a role, or the base ones.
 func (p *Pool) credentials(a Access) aws.CredentialsProvider {
@@ -91,8 +95,11 @@ type Discoverer struct {
 
 // Discoverer returns the discovery client for an access.
 func (p *Pool) Discoverer(a Access) *Discoverer {
+	if a.Region == "" {
+		a.Region = p.base.Region
+	}
 	cfg := p.configFor(a)
-	tr := p.transport(a, cfg.Region)
+	tr := p.transport(a)
 	lc := lambda.NewFromConfig(cfg, func(o *lambda.Options) {
 		o.HTTPClient = tr
 		o.Retryer = p.retryer()

@@ -20,8 +20,8 @@ import (
 
 // The operation names, as the SDK and the api_requests_total metric spell them.
 const (
-	OpList = "ListDurableExecutionsByFunction"
-	OpGet  = "GetDurableExecution"
+	OpList = durable.ListOperation
+	OpGet  = durable.GetOperation
 )
 
 // MaxPages bounds one listing: at 1000 items a page it is ten million

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -148,33 +147,22 @@ func run() int {
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		versioncollector.NewCollector("lambda_durable_exporter"),
+		versioncollector.NewCollector(collector.Namespace+"_exporter"),
 	)
-	scrapeMetrics := scrape.NewMetrics("lambda_durable")
+	scrapeMetrics := scrape.NewMetrics(collector.Namespace)
 	reloads := newReloadMetrics()
 	reg.MustRegister(scrapeMetrics.Requests, reloads.ok, reloads.when)
 
-	newPool := func(c *config.Config) *scrape.Pool {
-		return scrape.NewPool(awsCfg, scrape.PoolOptions{
-			Endpoint: c.Endpoint,
-			PageSize: c.PageSize,
-			Limits:   scrape.Limits{ListPerSecond: c.ListRequestsPerSecond, GetPerSecond: c.GetRequestsPerSecond},
-			Metrics:  scrapeMetrics,
-		})
-	}
-	// The pool is read by the poll and discovery goroutines and replaced by
-	// a reload on this one.
-	var pool atomic.Pointer[scrape.Pool]
-	pool.Store(newPool(cfg))
-	mgr := poller.NewManager(logger, func(s poller.Spec) poller.Source {
-		return pool.Load().Client(scrape.Access{Account: s.AccountID, Region: s.Region, RoleARN: s.RoleARN, ExternalID: s.ExternalID})
-	}, nil)
+	// The manager and the fleet build their AWS clients from the pool
+	// options of each configuration, and rebuild them when a reload changes
+	// those options.
+	mgr := poller.NewManager(poller.Options{Logger: logger, Connect: poller.Connect(awsCfg, scrapeMetrics)})
 	reg.MustRegister(collector.New(mgr))
-	fleetMetrics := fleet.NewMetrics()
+	fleetMetrics := fleet.NewMetrics(collector.Namespace)
 	reg.MustRegister(fleetMetrics.Collectors()...)
 	fl := fleet.New(fleet.Options{
 		Logger:        logger,
-		Finders:       func(a scrape.Access) fleet.Finder { return pool.Load().Discoverer(a) },
+		Connect:       fleet.Connect(awsCfg, scrapeMetrics),
 		Manager:       mgr,
 		Shard:         sh,
 		DefaultRegion: awsCfg.Region,
@@ -195,14 +183,6 @@ func run() int {
 			logger.Error("reload failed; keeping the running configuration", "file", *configFile, "err", err)
 			return err
 		}
-		// The pool holds the endpoint, page size and rate limits: it is
-		// replaced only when they change, and then every target restarts on
-		// it (they are part of the settings), so one account never has two
-		// budgets. The trackers, and so the counts, stay either way.
-		if poolKey(c) != poolKey(cfg) {
-			pool.Store(newPool(c))
-		}
-		cfg = c
 		fl.Reload(ctx, c)
 		reloads.success()
 		logger.Info("configuration reloaded", "file", *configFile, "functions", len(c.Functions))
@@ -316,11 +296,6 @@ loop:
 	return code
 }
 
-// poolKey says which configuration keys the client pool depends on.
-func poolKey(c *config.Config) string {
-	return fmt.Sprintf("%s|%d|%g|%g", c.Endpoint, c.PageSize, c.ListRequestsPerSecond, c.GetRequestsPerSecond)
-}
-
 // checkRegions makes sure every function has a region to be polled in.
 func checkRegions(c *config.Config, sdkRegion string) error {
 	var errs []error
@@ -338,11 +313,11 @@ type reloadMetrics struct{ ok, when prometheus.Gauge }
 func newReloadMetrics() *reloadMetrics {
 	return &reloadMetrics{
 		ok: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "lambda_durable", Subsystem: "exporter", Name: "config_last_reload_successful",
+			Namespace: collector.Namespace, Subsystem: "exporter", Name: "config_last_reload_successful",
 			Help: "1 when the last configuration (re)load succeeded, else 0.",
 		}),
 		when: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "lambda_durable", Subsystem: "exporter", Name: "config_last_reload_success_timestamp_seconds",
+			Namespace: collector.Namespace, Subsystem: "exporter", Name: "config_last_reload_success_timestamp_seconds",
 			Help: "When the configuration was last (re)loaded successfully.",
 		}),
 	}

@@ -1,0 +1,50 @@
+// Package snapshot is the data contract between the pollers and the
+// collector: what one target is (Target) and what its poller knew after its
+// latest poll (Snapshot). Pollers write snapshots; the collector only reads
+// them. It holds data and no behaviour, and imports nothing but the domain
+// values of package durable.
+package snapshot
+
+import "github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
+
+// Target names one polled function in every series' labels.
+type Target struct {
+	Function  string // bare function name, also when configured as an ARN
+	Qualifier string // "" when none
+	Region    string
+	AccountID string // "" when it cannot be known
+}
+
+// Snapshot is what one target's poller published after its latest poll. It
+// is never modified once published.
+type Snapshot struct {
+	Target
+	// Statuses are the statuses this target exports, in order; the closed set
+	// is always emitted in full, zeros included.
+	Statuses []durable.Status
+	// Primed is set once a poll has succeeded: before that the exporter does
+	// not know the execution counts and emits no gauges for them.
+	Primed             bool
+	InWindow           [durable.NumStatuses]uint64
+	OldestRunningStart float64 // Unix seconds; 0 when nothing runs in the window
+	Finished           [durable.NumStatuses]uint64
+	Durations          [durable.NumStatuses]durable.Histogram
+	Buckets            []float64 // the histograms' upper bounds; nil = durable.DurationBuckets
+	PollSuccess        bool
+	PollDuration       float64 // seconds
+	LastSuccess        float64 // Unix seconds; 0 before the first success
+	Tracked            int
+	PollRequests       Requests
+	Corrections        uint64
+	Overruns           uint64
+	Invalid            [durable.NumReasons]uint64
+}
+
+// Requests counts the API requests of one poll by operation (pages and
+// single reads, retries excluded).
+type Requests [durable.NumOps]uint64
+
+// Source hands out the latest snapshot of every target.
+type Source interface {
+	Snapshots() []*Snapshot
+}
