@@ -108,6 +108,12 @@ func (c *Collector) collect(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 		}
 		ch <- prometheus.MustNewConstHistogram(c.duration, h.Count, h.Sum(), buckets, append(l, st.String())...)
 	}
+	// Executions that ended under a status this build does not know: not
+	// part of the closed set, so the series appears only once there is one
+	// (invalid_executions_total{reason="unknown_status"} is always there).
+	if n := s.Finished[durable.Unknown]; n > 0 {
+		counter(c.finished, float64(n), durable.Unknown.String())
+	}
 	if s.Primed && s.OldestRunningStart > 0 {
 		gauge(c.oldestRunning, s.OldestRunningStart)
 	}

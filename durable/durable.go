@@ -90,13 +90,14 @@ const (
 	ForeignFunction
 	DuplicateInListing
 	NotFound
+	FutureStart
 	NumReasons
 )
 
 var reasonNames = [NumReasons]string{
 	"missing_arn", "missing_start_timestamp", "missing_end_timestamp",
 	"end_before_start", "unknown_status", "foreign_function",
-	"duplicate_in_listing", "not_found",
+	"duplicate_in_listing", "not_found", "future_start_timestamp",
 }
 
 // String returns the label value of the reason.

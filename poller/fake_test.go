@@ -30,10 +30,16 @@ type fakeAPI struct {
 	rng      *rand.Rand
 	lists    int
 	gets     int
+	// stale executions are listed as RUNNING (with no end) while their
+	// flag is set, whatever they are now: a lagging listing.
+	stale map[*fakeExec]bool
+	// notFound answers 404 to that many more reads of an ARN.
+	notFound map[string]int
 }
 
 func newFakeAPI(function string, seed uint64) *fakeAPI {
-	return &fakeAPI{function: function, byARN: map[string]*fakeExec{}, rng: rand.New(rand.NewPCG(seed, seed+1))}
+	return &fakeAPI{function: function, byARN: map[string]*fakeExec{}, rng: rand.New(rand.NewPCG(seed, seed+1)),
+		stale: map[*fakeExec]bool{}, notFound: map[string]int{}}
 }
 
 func (f *fakeAPI) start(at, visible int64) *fakeExec {
@@ -69,7 +75,11 @@ func (f *fakeAPI) List(ctx context.Context, q scrape.Query, visit func(scrape.Ex
 		if e.visible > f.now {
 			continue
 		}
-		if q.Status != durable.Unknown && e.status != q.Status {
+		status := e.status
+		if f.stale[e] {
+			status = durable.Running
+		}
+		if q.Status != durable.Unknown && status != q.Status {
 			continue
 		}
 		if !q.StartedAfter.IsZero() && e.start <= q.StartedAfter.UnixMilli() {
@@ -85,7 +95,11 @@ func (f *fakeAPI) List(ctx context.Context, q scrape.Query, visit func(scrape.Ex
 	}
 	f.rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	for _, e := range out {
-		visit(f.toScrape(e))
+		x := f.toScrape(e)
+		if f.stale[e] {
+			x.Status, x.RawStatus, x.End = durable.Running, "RUNNING", 0
+		}
+		visit(x)
 	}
 	pages := len(out)/1000 + 1
 	f.lists += pages
@@ -95,6 +109,10 @@ func (f *fakeAPI) List(ctx context.Context, q scrape.Query, visit func(scrape.Ex
 func (f *fakeAPI) Get(ctx context.Context, arn string) (scrape.Execution, error) {
 	f.gets++
 	e, ok := f.byARN[arn]
+	if n := f.notFound[arn]; n > 0 {
+		f.notFound[arn] = n - 1
+		ok = false
+	}
 	if !ok {
 		return scrape.Execution{}, scrape.ErrNotFound
 	}
@@ -124,7 +142,10 @@ func (f *fakeAPI) truth(now, baseline int64, window time.Duration) truth {
 		}
 		if e.status.Terminal() && e.end >= baseline {
 			t.finished[e.status]++
-			t.durations[e.status].ObserveMillis(e.end - e.start)
+			t.durations[e.status].ObserveMillis(max(e.end-e.start, 0))
+		}
+		if e.status == durable.Unknown && e.end > 0 && e.end >= baseline {
+			t.finished[durable.Unknown]++ // ended, under a status this build does not know
 		}
 	}
 	return t

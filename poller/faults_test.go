@@ -765,7 +765,7 @@ func simTruth(st *simTarget) truth {
 		}
 		if status.Terminal() && end >= st.baseline {
 			want.finished[status]++
-			want.durations[status].ObserveMillis(end - start)
+			want.durations[status].ObserveMillis(max(end-start, 0))
 		}
 	}
 	return want
@@ -829,17 +829,19 @@ func oddItems(sim *lambdasim.Server, fn, other string, now time.Time) (truth, [d
 	invalid[durable.MissingStart]++
 
 	// EndTimestamp before StartTimestamp: counted as finished (it did
-	// finish, after the baseline) and in the window, but no duration.
+	// finish, after the baseline) and in the window, observed as 0s.
 	sim.AddRaw(fn, item("endbefore", lambdasim.StatusFailed, ago(time.Minute), ago(3*time.Minute)))
 	add.inWindow[durable.Failed]++
 	add.finished[durable.Failed]++
+	add.durations[durable.Failed].ObserveMillis(0)
 	invalid[durable.EndBeforeStart]++
 
 	// Terminal without EndTimestamp: counted as finished when first seen,
-	// no duration.
+	// observed as 0s.
 	sim.AddRaw(fn, item("noend", lambdasim.StatusTimedOut, ago(2*time.Minute), time.Time{}))
 	add.inWindow[durable.TimedOut]++
 	add.finished[durable.TimedOut]++
+	add.durations[durable.TimedOut].ObserveMillis(0)
 	invalid[durable.MissingEnd]++
 
 	// A status this build does not know. Not taken.
@@ -894,7 +896,7 @@ func (a *truth) plus(b truth) truth {
 // exactly once however many polls (incremental ones and resyncs) see the
 // item; every other number equals the truth over the well-formed
 // executions plus what the validator still takes (an execution that ended
-// before it started counts as finished, without a duration).
+// before it started, or without an end, counts as finished, observed as 0s).
 func TestFaultOddItems(t *testing.T) {
 	fe := newFaultEnv(t, 16, lambdasim.Options{}, faultPage, []string{"orders", "billing"}, 800)
 	orders, billing := fe.targets[0], fe.targets[1]

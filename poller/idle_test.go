@@ -29,7 +29,7 @@ type pipeEnv struct {
 func newPipeEnv(t *testing.T, o lambdasim.Options) *pipeEnv {
 	sim := lambdasim.New(o)
 	p := lambdasim.NewPipe(sim)
-	t.Cleanup(func() { p.Close() })
+	t.Cleanup(func() { _ = p.Close() })
 	return &pipeEnv{sim: sim, pipe: p, cfg: aws.Config{
 		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 	}}

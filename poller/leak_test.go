@@ -71,7 +71,7 @@ func testManagerLifecycle(t *testing.T) {
 			default:
 				close(opened)
 			}
-			pipe.Close()
+			_ = pipe.Close()
 		}
 	}
 	defer closeServer()

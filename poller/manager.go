@@ -381,14 +381,33 @@ func (m *Manager) pollOnce(ctx context.Context, t *target, src Source, s Setting
 		t.publish(tr, end, took, false, req)
 		return false
 	}
-	for _, n := range tr.apply(b, now) {
-		m.logger.Warn("invalid execution from the API", "function", t.spec.Function, "qualifier", t.spec.Qualifier,
-			"reason", n.reason.String(), "arn", n.arn, "detail", n.detail)
-	}
+	m.logInvalid(t, tr.apply(b, now))
 	m.logger.Debug("poll done", "function", t.spec.Function, "qualifier", t.spec.Qualifier, "full", full,
 		"list_requests", req[durable.OpList], "get_requests", req[durable.OpGet], "took", took, "tracked", tr.size())
 	t.publish(tr, end, took, true, req)
 	return len(b.items) == 0 && tr.idle()
+}
+
+// logInvalid logs the invalid executions a poll reported for the first
+// time: one line per reason, with how many and one example, so that a page
+// of a thousand bad items is one line, not a thousand.
+func (m *Manager) logInvalid(t *target, fresh []invalidNote) {
+	var count [durable.NumReasons]int
+	var example [durable.NumReasons]invalidNote
+	for _, n := range fresh {
+		if count[n.reason] == 0 {
+			example[n.reason] = n
+		}
+		count[n.reason]++
+	}
+	for r, n := range count {
+		if n == 0 {
+			continue
+		}
+		e := example[r]
+		m.logger.Warn("invalid executions from the API", "function", t.spec.Function, "qualifier", t.spec.Qualifier,
+			"reason", e.reason.String(), "count", n, "example_arn", e.arn, "detail", e.detail)
+	}
 }
 
 // publish swaps in a new immutable snapshot.

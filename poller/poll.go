@@ -35,7 +35,7 @@ func gather(ctx context.Context, src Source, t *tracker, spec *Spec, now int64, 
 	seen := make(map[uint64]struct{})
 
 	list := func(q scrape.Query, window bool) error {
-		v := &validator{function: spec.Function, b: b, seen: make(map[uint64]struct{})}
+		v := &validator{function: spec.Function, now: now, b: b, seen: make(map[uint64]struct{})}
 		n, err := src.List(ctx, q, func(e scrape.Execution) {
 			h, _ := v.observe(e)
 			if h == 0 {
@@ -99,10 +99,52 @@ func gather(ctx context.Context, src Source, t *tracker, spec *Spec, now int64, 
 		}
 	}
 
+	if err := confirmStale(ctx, src, t, spec, b, &req, now); err != nil {
+		return nil, req, err
+	}
 	if err := resolveVanished(ctx, src, t, spec, b, base, seen, &req, c, now); err != nil {
 		return nil, req, err
 	}
 	return b, req, nil
+}
+
+// confirmStale reads back every execution that a listing showed RUNNING
+// although the state has no record of it and it started before what the
+// last poll's listings covered. In steady state every running execution is
+// listed on every poll, so such a sighting is most likely a lagging listing
+// showing an execution that ended long ago (and may have been counted, its
+// tombstone since expired). The read says what it is now; settle then
+// decides whether it may count. It costs one read per such sighting, which a
+// healthy API never produces.
+func confirmStale(ctx context.Context, src Source, t *tracker, spec *Spec, b *batch, req *snapshot.Requests, now int64) error {
+	if !t.primed {
+		return nil
+	}
+	before := t.lastSuccess - t.overlap
+	asked := map[uint64]bool{}
+	n := len(b.items)
+	for i := 0; i < n; i++ {
+		o := b.items[i]
+		if o.final() || o.start >= before || o.arn == "" || asked[o.hash] || t.known(o.hash) {
+			continue
+		}
+		asked[o.hash] = true
+		e, err := src.Get(ctx, o.arn)
+		req[durable.OpGet]++
+		if errors.Is(err, scrape.ErrNotFound) {
+			continue // not known to the API either: tracked, and read back as it vanishes
+		}
+		if err != nil {
+			return fmt.Errorf("read back stale running execution: %w", err)
+		}
+		v := &validator{function: spec.Function, now: now, b: b}
+		if h, ok := v.observe(e); ok && h == o.hash {
+			if last := &b.items[len(b.items)-1]; last.final() {
+				last.stale = true
+			}
+		}
+	}
+	return nil
 }
 
 // resolveVanished learns how the running executions that no listing returned
@@ -131,7 +173,7 @@ func resolveVanished(ctx context.Context, src Source, t *tracker, spec *Spec, b 
 		// Only the vanished executions are taken from this listing: the rest
 		// of the range can lie outside the state's coverage.
 		tmp := &batch{}
-		v := &validator{function: spec.Function, b: tmp, seen: make(map[uint64]struct{})}
+		v := &validator{function: spec.Function, now: now, b: tmp, seen: make(map[uint64]struct{})}
 		n, err := src.List(ctx, q, func(e scrape.Execution) { v.observe(e) })
 		req[durable.OpList] += uint64(n)
 		if err != nil {
@@ -148,7 +190,7 @@ func resolveVanished(ctx context.Context, src Source, t *tracker, spec *Spec, b 
 			return !still
 		})
 	}
-	v := &validator{function: spec.Function, b: b}
+	v := &validator{function: spec.Function, now: now, b: b}
 	for _, r := range van {
 		e, err := src.Get(ctx, r.arn)
 		req[durable.OpGet]++

@@ -31,6 +31,10 @@ import (
 // that ends then was never observed running.) Terminal statuses are final, so a
 // RUNNING sighting never undoes a terminal one.
 
+// maxNotFound is how many polls in a row a vanished execution may answer 404
+// before it is given up: the API can briefly not know an execution it listed.
+const maxNotFound = 3
+
 var hashSeed = maphash.MakeSeed()
 
 func hashARN(arn string) uint64 { return maphash.String(hashSeed, arn) }
@@ -39,9 +43,11 @@ type runRec struct {
 	arn   string
 	start int64
 	// unknown marks an execution last seen with a status this build does
-	// not know: it is read back like a running one until it reaches a known
-	// status, but counts in no gauge.
+	// not know and no end: it is read back like a running one until it
+	// ends, but counts in no gauge.
 	unknown bool
+	// misses counts the reads in a row that answered 404.
+	misses int
 }
 
 type doneRec struct {
@@ -56,6 +62,17 @@ type obs struct {
 	status     durable.Status
 	start, end int64
 	arn        string
+	// stale marks the read-back of an execution that a listing showed
+	// RUNNING although the state had no record of it and it started long
+	// before what the listings cover: a lagging listing, or a ghost of an
+	// execution settled long ago (see settle).
+	stale bool
+}
+
+// final reports whether the execution has ended: a terminal status, or a
+// status this build does not know with an EndTimestamp.
+func (o *obs) final() bool {
+	return o.status.Terminal() || (o.status == durable.Unknown && o.end > 0)
 }
 
 // invalidNote is one invalid execution seen in a poll, reported once.
@@ -78,7 +95,7 @@ type batch struct {
 	listedStatuses [durable.NumStatuses]bool
 	windowSeen     map[uint64]struct{}
 	items          []obs
-	gone           []uint64 // running executions the API no longer knows
+	gone           []uint64 // running executions whose read answered 404
 	invalid        []invalidNote
 }
 
@@ -165,6 +182,18 @@ func (t *tracker) wantFull(now, resync int64) bool {
 	return !t.primed || t.needFull || (resync > 0 && now-t.lastFull >= resync-min(resync/10, 1000))
 }
 
+// known reports whether the state has a record of the execution.
+func (t *tracker) known(h uint64) bool {
+	if _, ok := t.running[h]; ok {
+		return true
+	}
+	if _, ok := t.done[h]; ok {
+		return true
+	}
+	_, ok := t.tomb[h]
+	return ok
+}
+
 // vanished returns the running executions that no listing of this poll
 // mentioned: they have ended (or the listing lags) and must be read back.
 func (t *tracker) vanished(seen map[uint64]struct{}) []runRec {
@@ -215,7 +244,7 @@ func (t *tracker) apply(b *batch, now int64) (fresh []invalidNote) {
 		missedBefore = t.lastSuccess - t.overlap
 	}
 	for i := range b.items {
-		if o := &b.items[i]; o.status.Terminal() {
+		if o := &b.items[i]; o.final() {
 			_, wasRunning := t.running[o.hash]
 			delete(t.running, o.hash)
 			t.settle(o, now, !wasRunning && o.start < missedBefore)
@@ -223,7 +252,7 @@ func (t *tracker) apply(b *batch, now int64) (fresh []invalidNote) {
 	}
 	for i := range b.items {
 		o := &b.items[i]
-		if o.status != durable.Running && o.status != durable.Unknown {
+		if (o.status != durable.Running && o.status != durable.Unknown) || o.final() {
 			continue
 		}
 		if _, ok := t.done[o.hash]; ok {
@@ -237,7 +266,17 @@ func (t *tracker) apply(b *batch, now int64) (fresh []invalidNote) {
 		}
 		t.running[o.hash] = runRec{arn: o.arn, start: o.start, unknown: o.status == durable.Unknown}
 	}
+	// A 404 on read-back can be transient: the execution stays tracked for
+	// a few polls before it is given up.
 	for _, h := range b.gone {
+		r, ok := t.running[h]
+		if !ok {
+			continue
+		}
+		if r.misses++; r.misses < maxNotFound {
+			t.running[h] = r
+			continue
+		}
 		delete(t.running, h)
 		t.flag(h, durable.NotFound, now)
 	}
@@ -255,8 +294,20 @@ func (t *tracker) apply(b *batch, now int64) (fresh []invalidNote) {
 // settle records a terminal execution and counts it if this is the first
 // time it is seen terminal and it ended after the baseline; missed says that
 // a full poll found what the incremental ones should have seen.
+//
+// A stale read-back (see obs.stale) that ended more than the tombstone's
+// lifetime ago is not counted: had it been counted, its tombstone would
+// have expired by now; had it not, the state would have tracked it running
+// (every running execution is listed on every poll), so it ended before the
+// baseline. Either way counting it now could count it twice.
 func (t *tracker) settle(o *obs, now int64, missed bool) {
-	if _, ok := t.done[o.hash]; ok {
+	if d, ok := t.done[o.hash]; ok {
+		// Terminal statuses are final, but if the API changes its mind the
+		// gauges follow it; the counters stay as first counted.
+		if d.status != o.status {
+			t.done[o.hash] = doneRec{start: d.start, status: o.status}
+			t.corrections++
+		}
 		return
 	}
 	cov := t.coverage(now)
@@ -272,17 +323,34 @@ func (t *tracker) settle(o *obs, now int64, missed bool) {
 	} else {
 		t.tomb[o.hash] = now + t.tombTTL
 	}
-	if missed {
+	if o.stale && o.end > 0 && o.end <= now-t.tombTTL {
+		return
+	}
+	if missed || o.stale {
 		t.corrections++
 	}
 	ended := o.end >= t.baseline || (o.end == 0 && t.primed)
-	if !ended || !t.exported[o.status] {
+	if !ended || !t.counts(o.status) {
 		return
 	}
 	t.finished[o.status]++
-	if o.end > 0 && o.end >= o.start {
-		t.durations[o.status].ObserveMillisIn(o.end-o.start, t.bucketBounds())
+	if o.status == durable.Unknown {
+		return // no histogram for statuses this build does not know
 	}
+	// Without a usable duration (no end, or an end before the start, both
+	// counted as invalid) the observation is 0 s, so that the histogram's
+	// count always equals finished_total.
+	t.durations[o.status].ObserveMillisIn(max(o.end-o.start, 0), t.bucketBounds())
+}
+
+// counts says whether finishes in status s are counted: the exported
+// terminal statuses, and UNKNOWN (a status this build does not know, with
+// an end) when the target exports every status.
+func (t *tracker) counts(s durable.Status) bool {
+	if s == durable.Unknown {
+		return t.exportsAll()
+	}
+	return t.exported[s]
 }
 
 // dropPhantoms removes terminal executions that a full window listing should
@@ -348,8 +416,10 @@ func (t *tracker) recount(now int64) {
 	for _, r := range t.running {
 		if r.start >= cut && !r.unknown {
 			c[durable.Running]++
-			if oldest == 0 || r.start < oldest {
-				oldest = r.start
+			// A start in the future (counted as invalid) is taken as now:
+			// an age is never negative.
+			if start := min(r.start, now); oldest == 0 || start < oldest {
+				oldest = start
 			}
 		}
 	}
@@ -380,9 +450,15 @@ func (t *tracker) fill(s *snapshot.Snapshot) {
 // validator turns scrape.Executions into observations for one target.
 type validator struct {
 	function string // bare function name
+	now      int64  // the poll's start, ms
 	b        *batch
 	seen     map[uint64]struct{} // this listing's hashes, for duplicates
 }
+
+// futureSlack is how far in the future a StartTimestamp may lie before it
+// is counted as invalid: the service's clock is the reference, but it is
+// known to the second only.
+const futureSlack = int64(60_000)
 
 // observe validates e and adds it to the batch; it returns the hash, or
 // false when the execution cannot be used.
@@ -407,6 +483,9 @@ func (v *validator) observe(e scrape.Execution) (uint64, bool) {
 		v.note(h, durable.MissingStart, e, "")
 		return 0, false
 	}
+	if e.Start > v.now+futureSlack {
+		v.note(h, durable.FutureStart, e, "")
+	}
 	switch {
 	case e.Status == durable.Unknown:
 		// Reported once, and kept track of (not counted in any gauge) so
@@ -418,7 +497,7 @@ func (v *validator) observe(e scrape.Execution) (uint64, bool) {
 		v.note(h, durable.EndBeforeStart, e, "")
 	}
 	o := obs{hash: h, status: e.Status, start: e.Start, end: e.End}
-	if e.Status == durable.Running || e.Status == durable.Unknown {
+	if !o.final() {
 		o.arn = e.ARN
 	}
 	v.b.items = append(v.b.items, o)

@@ -134,6 +134,9 @@ func compare(t *testing.T, where string, tr *tracker, want truth, statuses []dur
 			t.Fatalf("%s: duration histogram{status=%s} = %+v, want %+v", where, s, tr.durations[s], want.durations[s])
 		}
 	}
+	if len(statuses) == 0 && tr.finished[durable.Unknown] != want.finished[durable.Unknown] {
+		t.Fatalf("%s: finished_total{status=UNKNOWN} = %d, want %d", where, tr.finished[durable.Unknown], want.finished[durable.Unknown])
+	}
 	exportsRunning := len(statuses) == 0
 	for _, s := range statuses {
 		exportsRunning = exportsRunning || s == durable.Running
