@@ -32,60 +32,69 @@ const (
 	MaxPageSize = 1000
 )
 
-// Config is the whole exporter configuration.
+// Config is the whole exporter configuration. The yaml tags name the keys of
+// the file; untagged fields are derived by Parse and Validate.
 type Config struct {
 	// Region is the default AWS region; empty lets the SDK default chain decide.
-	Region string
+	Region string `yaml:"region"`
 	// Endpoint overrides the Lambda API endpoint (absolute http(s) URL); empty = AWS.
-	Endpoint string
+	Endpoint string `yaml:"endpoint"`
 
-	Interval       time.Duration // poll interval, > 0
-	Window         time.Duration // default gauge window, > 0
-	ResyncInterval time.Duration // full re-listing period; 0 disables; else >= Interval
-	Overlap        time.Duration // how far back incremental polls re-list, > 0
+	Interval       time.Duration `yaml:"interval"`        // poll interval, > 0
+	Window         time.Duration `yaml:"window"`          // default gauge window, > 0
+	ResyncInterval time.Duration `yaml:"resync_interval"` // full re-listing period; 0 disables; else >= Interval
+	Overlap        time.Duration `yaml:"overlap"`         // how far back incremental polls re-list, > 0
 	// MaxIdleInterval bounds how rarely an idle function (nothing running,
 	// nothing new) is polled as its polls are spaced out; 0 disables the
 	// backoff, else >= Interval.
-	MaxIdleInterval time.Duration
+	MaxIdleInterval time.Duration `yaml:"max_idle_interval"`
 
 	// DurationBuckets are the upper bounds of the duration histogram; nil
 	// means the default set (1s to 30d, 20 buckets). Fewer buckets mean
 	// fewer series per function.
-	DurationBuckets []time.Duration
+	DurationBuckets []time.Duration `yaml:"duration_buckets"`
 
-	PageSize       int // MaxItems per list call, 1..1000
-	MaxConcurrency int // functions polled at once per account and region, >= 1
+	PageSize       int `yaml:"page_size"`       // MaxItems per list call, 1..1000
+	MaxConcurrency int `yaml:"max_concurrency"` // functions polled at once per account and region, >= 1
 
-	ListRequestsPerSecond float64 // client-side limit per account+region, > 0
-	GetRequestsPerSecond  float64 // client-side limit per account+region, > 0
+	ListRequestsPerSecond float64 `yaml:"list_requests_per_second"` // client-side limit per account+region, > 0
+	GetRequestsPerSecond  float64 `yaml:"get_requests_per_second"`  // client-side limit per account+region, > 0
 
 	// AccountID is the 12-digit account of the default credentials when
 	// known, "" otherwise. It is the account label of functions whose
 	// AccountID cannot be derived (Function.AccountID == ""), and duplicate
 	// detection treats such functions as being in this account.
-	AccountID string
+	AccountID string `yaml:"account_id"`
 
-	Functions []Function
-	Discovery []Discovery
+	Functions []Function  `yaml:"functions"`
+	Discovery []Discovery `yaml:"discovery"`
 }
 
 // Function is one function (optionally qualified and/or filtered) to watch.
+// A string key tagged nonempty must not be empty in the file; the tag says
+// what to write instead.
 type Function struct {
-	Name          string        // as written in the file (name, partial ARN or full ARN)
-	Qualifier     string        // from the qualifier key or the ARN suffix
-	ExecutionName string        // exact execution name filter, "" = all
-	Statuses      []string      // status filter, nil = all five
-	Window        time.Duration // resolved: per-function override or the global window
-	RoleARN       string        // IAM role to assume for this function, "" = default credentials
-	ExternalID    string        // external ID for assuming RoleARN, "" = none
-	Line          int           // line of the entry in the file, 0 when not from a file
+	// Name is as written in the file (name, partial ARN or full ARN).
+	Name string `yaml:"name"`
+	// Qualifier is from the qualifier key or the ARN suffix.
+	Qualifier string `yaml:"qualifier" nonempty:"omit the key for the unqualified function"`
+	// ExecutionName is an exact execution name filter, "" = all.
+	ExecutionName string   `yaml:"execution_name" nonempty:"omit the key to export all executions"`
+	Statuses      []string `yaml:"statuses"` // status filter, nil = all five
+	// Window is resolved: the per-function override or the global window.
+	Window time.Duration `yaml:"window"`
+	// RoleARN is the IAM role to assume for this function, "" = default credentials.
+	RoleARN string `yaml:"role_arn" nonempty:"omit the key to use the default credentials"`
+	// ExternalID is the external ID for assuming RoleARN, "" = none.
+	ExternalID string `yaml:"external_id" nonempty:"omit the key when the role requires none"`
+	Line       int    // line of the entry in the file, 0 when not from a file
 
 	// Derived from Name, RoleARN and the global Region by Parse / Validate.
 	FunctionName string // bare function name
 	// Region is the region of a full ARN, else the function's region key,
 	// else the global Region (may be empty). Validate treats a non-empty
 	// Region as the function's region key, so it is kept on re-validation.
-	Region    string
+	Region    string `yaml:"region" nonempty:"omit the key to use the global region"`
 	AccountID string // account of a full or partial ARN, else of RoleARN, else ""
 }
 
@@ -94,18 +103,27 @@ type Function struct {
 // watched like a static Function with the entry's Qualifier, Statuses and
 // Window.
 type Discovery struct {
-	Regions     []string          // regions to list, at least one
-	RoleARN     string            // IAM role to assume, "" = default credentials
-	ExternalID  string            // external ID for assuming RoleARN, "" = none
-	Tags        map[string]string // tags a function must all carry (exact values), nil = any
-	NamePattern string            // RE2 regular expression matched against the bare function name, "" = any
-	Pattern     *regexp.Regexp    // NamePattern compiled by Parse / Validate, nil when empty
-	Refresh     time.Duration     // how often the function list is refreshed; 0 in code = DefaultDiscoveryRefresh
-	Qualifier   string            // version or alias applied to every discovered function, "" = unqualified
-	Statuses    []string          // status filter, nil = all five
-	Window      time.Duration     // resolved: per-entry override or the global window
-	AccountID   string            // derived: account of RoleARN, else ""
-	Line        int               // line of the entry in the file, 0 when not from a file
+	Regions []string `yaml:"regions"` // regions to list, at least one
+	// RoleARN is the IAM role to assume, "" = default credentials.
+	RoleARN string `yaml:"role_arn" nonempty:"omit the key to use the default credentials"`
+	// ExternalID is the external ID for assuming RoleARN, "" = none.
+	ExternalID string `yaml:"external_id" nonempty:"omit the key when the role requires none"`
+	// Tags are tags a function must all carry (exact values), nil = any.
+	Tags map[string]string `yaml:"tags"`
+	// NamePattern is an RE2 regular expression matched against the bare
+	// function name, "" = any.
+	NamePattern string         `yaml:"name_pattern" nonempty:"omit the key to match every function name"`
+	Pattern     *regexp.Regexp // NamePattern compiled by Parse / Validate, nil when empty
+	// Refresh is how often the function list is refreshed; 0 in code =
+	// DefaultDiscoveryRefresh.
+	Refresh time.Duration `yaml:"refresh"`
+	// Qualifier is the version or alias applied to every discovered
+	// function, "" = unqualified.
+	Qualifier string        `yaml:"qualifier"`
+	Statuses  []string      `yaml:"statuses"` // status filter, nil = all five
+	Window    time.Duration `yaml:"window"`   // resolved: per-entry override or the global window
+	AccountID string        // derived: account of RoleARN, else ""
+	Line      int           // line of the entry in the file, 0 when not from a file
 }
 
 // AllStatuses returns the durable execution statuses in canonical order.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,55 +70,37 @@ func joinProblems(p *problems) error {
 	return errors.Join(errs...)
 }
 
-// src is where a decoded value came from.
-type src struct {
-	line int    // line of the value
-	raw  string // the scalar as written
+// field is a key (or list item) as written in the file.
+type field struct {
+	key, val *yaml.Node // val may be an alias; key is nil for list items
+	bad      bool       // failed to decode, already reported
 }
 
-// fileInfo records positions of decoded values so that validate can name
-// lines and values as written, and which keys already failed to decode.
-type fileInfo struct {
-	top           map[string]src  // successfully decoded top-level keys
-	bad           map[string]bool // top-level keys that failed to decode
-	functionsLine int             // line of the "functions" key, 0 if absent
-	entries       int             // number of entries in the functions list
-	funcs         []*entryInfo    // parallel to Config.Functions
-	discoveryLine int             // line of the "discovery" key, 0 if absent
-	discEntries   int             // number of entries in the discovery list
-	discs         []*entryInfo    // parallel to Config.Discovery
-}
-
-// entryInfo describes one entry of the functions or discovery list.
-type entryInfo struct {
-	index    int                  // index in the list of the file
-	fields   map[string]src       // successfully decoded keys
-	bad      map[string]bool      // keys that failed to decode
-	lists    map[string]*listInfo // items of the list-valued keys (statuses, regions)
-	tagLines map[string]int       // line of each tags key
-}
-
-// listInfo records the items of a list of strings.
-type listInfo struct {
-	lines []int        // line of each item
-	bad   map[int]bool // items that failed to decode
+// decoder decodes a document node into the structs of this package by their
+// yaml tags, recording every decoded key in fields by path (for example
+// "functions[1].window"), so that validation can name lines and values as
+// written and skip keys already reported. (yaml.v3's Decode gives up on a
+// mapping at its first duplicate key, skips unmarshalers for nulls, ignores
+// KnownFields in custom unmarshalers (go-yaml/yaml#460) and words its errors
+// in Go terms; this reports every problem in file order in the file's terms.)
+type decoder struct {
+	probs  *problems
+	fields map[string]field
 }
 
 // decode turns YAML into a Config with defaults applied. It returns a
 // non-nil error only for YAML syntax errors; every other problem is
 // returned in probs.
-func decode(b []byte, probs *problems) (*Config, *fileInfo, error) {
+func decode(b []byte, probs *problems) (*Config, map[string]field, error) {
 	c := Default()
-	info := &fileInfo{top: map[string]src{}, bad: map[string]bool{}}
+	d := decoder{probs: probs, fields: map[string]field{}}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) { // empty or comments only
-			return &c, info, nil
-		}
+	var doc, extra yaml.Node
+	if err := dec.Decode(&doc); errors.Is(err, io.EOF) { // empty or comments only
+		return &c, d.fields, nil
+	} else if err != nil {
 		return nil, nil, err
 	}
-	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		line := extra.Line
 		if len(extra.Content) > 0 && extra.Content[0].Line > 0 {
@@ -131,76 +114,24 @@ func decode(b []byte, probs *problems) (*Config, *fileInfo, error) {
 	root := &doc
 	if root.Kind == yaml.DocumentNode {
 		if len(root.Content) == 0 {
-			return &c, info, nil
+			return &c, d.fields, nil
 		}
 		root = root.Content[0]
 	}
-	root = resolve(root)
-	if isNull(root) {
-		return &c, info, nil
-	}
-	if root.Kind != yaml.MappingNode {
+	switch root = resolve(root); {
+	case isNull(root):
+	case root.Kind != yaml.MappingNode:
 		probs.add(root.Line, "", "expected a mapping at the top level, got %s", describe(root))
-		info.bad["functions"] = true // don't also complain about missing functions
-		return &c, info, nil
+		d.fields["functions"] = field{bad: true} // don't also complain about missing functions
+	default:
+		d.mapping("", root, reflect.ValueOf(&c).Elem())
 	}
-
-	d := decoder{probs: probs}
-	d.mapping(root, "", func(key string, k, v *yaml.Node) bool {
-		ok := true
-		switch key {
-		case "region":
-			c.Region, ok = d.str(key, v)
-		case "endpoint":
-			c.Endpoint, ok = d.str(key, v)
-		case "interval":
-			c.Interval, ok = d.duration(key, v)
-		case "window":
-			c.Window, ok = d.duration(key, v)
-		case "resync_interval":
-			c.ResyncInterval, ok = d.duration(key, v)
-		case "max_idle_interval":
-			c.MaxIdleInterval, ok = d.duration(key, v)
-		case "duration_buckets":
-			c.DurationBuckets, ok = d.durationList(key, v)
-		case "account_id":
-			c.AccountID, ok = d.str(key, v)
-		case "overlap":
-			c.Overlap, ok = d.duration(key, v)
-		case "page_size":
-			c.PageSize, ok = d.integer(key, v)
-		case "max_concurrency":
-			c.MaxConcurrency, ok = d.integer(key, v)
-		case "list_requests_per_second":
-			c.ListRequestsPerSecond, ok = d.float(key, v)
-		case "get_requests_per_second":
-			c.GetRequestsPerSecond, ok = d.float(key, v)
-		case "functions":
-			info.functionsLine = k.Line
-			ok = d.functions(v, &c, info)
-		case "discovery":
-			info.discoveryLine = k.Line
-			ok = d.discovery(v, &c, info)
-		default:
-			return false
-		}
-		if ok {
-			info.top[key] = src{line: valueLine(v), raw: resolve(v).Value}
-		} else {
-			info.bad[key] = true
-		}
-		return true
-	})
-	return &c, info, nil
+	return &c, d.fields, nil
 }
 
-type decoder struct {
-	probs *problems
-}
-
-// mapping walks the keys of m in order, reporting duplicate and non-string
+// keys walks the keys of m in order, reporting duplicate and non-string
 // keys; handle returns false for an unknown key.
-func (d decoder) mapping(m *yaml.Node, path string, handle func(key string, k, v *yaml.Node) bool) {
+func (d *decoder) keys(path string, m *yaml.Node, handle func(key string, k, v *yaml.Node) bool) {
 	seen := map[string]int{}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
@@ -221,243 +152,159 @@ func (d decoder) mapping(m *yaml.Node, path string, handle func(key string, k, v
 	}
 }
 
-func (d decoder) functions(v *yaml.Node, c *Config, info *fileInfo) bool {
-	return d.list(v, "functions", &info.entries, func(path string, i int, e, m *yaml.Node) {
-		f := Function{Line: valueLine(e)}
-		fi := newEntryInfo(i)
-		d.mapping(m, path, func(key string, k, v *yaml.Node) bool {
-			kpath := path + "." + key
-			ok := true
-			switch key {
-			case "name":
-				f.Name, ok = d.str(kpath, v)
-			case "qualifier":
-				f.Qualifier, ok = d.nonEmpty(kpath, v, "omit the key for the unqualified function")
-			case "execution_name":
-				f.ExecutionName, ok = d.nonEmpty(kpath, v, "omit the key to export all executions")
-			case "statuses":
-				f.Statuses, ok = d.strList(kpath, v, fi.listInfo(key))
-			case "window":
-				f.Window, ok = d.duration(kpath, v)
-			case "region":
-				f.Region, ok = d.nonEmpty(kpath, v, "omit the key to use the global region")
-			case "role_arn":
-				f.RoleARN, ok = d.nonEmpty(kpath, v, "omit the key to use the default credentials")
-			case "external_id":
-				f.ExternalID, ok = d.nonEmpty(kpath, v, "omit the key when the role requires none")
-			default:
-				return false
-			}
-			fi.record(key, v, ok)
-			return true
-		})
-		c.Functions = append(c.Functions, f)
-		info.funcs = append(info.funcs, fi)
+// mapping decodes m into the struct out: each key into the field with that
+// yaml tag. Every other key is unknown, at any depth.
+func (d *decoder) mapping(path string, m *yaml.Node, out reflect.Value) {
+	d.keys(path, m, func(key string, k, v *yaml.Node) bool {
+		f, ok := fieldByTag(out.Type(), key)
+		if !ok {
+			return false
+		}
+		kpath := join(path, key)
+		val := out.FieldByIndex(f.Index)
+		ok = d.value(kpath, v, val)
+		if hint := f.Tag.Get("nonempty"); ok && hint != "" && val.String() == "" { // a string field
+			d.probs.add(v.Line, kpath, "must not be empty (%s)", hint)
+			ok = false
+		}
+		d.fields[kpath] = field{key: k, val: v, bad: !ok}
+		return true
 	})
 }
 
-func (d decoder) discovery(v *yaml.Node, c *Config, info *fileInfo) bool {
-	return d.list(v, "discovery", &info.discEntries, func(path string, i int, e, m *yaml.Node) {
-		ds := Discovery{Line: valueLine(e)}
-		di := newEntryInfo(i)
-		d.mapping(m, path, func(key string, k, v *yaml.Node) bool {
-			kpath := path + "." + key
-			ok := true
-			switch key {
-			case "regions":
-				ds.Regions, ok = d.strList(kpath, v, di.listInfo(key))
-			case "role_arn":
-				ds.RoleARN, ok = d.nonEmpty(kpath, v, "omit the key to use the default credentials")
-			case "external_id":
-				ds.ExternalID, ok = d.nonEmpty(kpath, v, "omit the key when the role requires none")
-			case "tags":
-				ds.Tags, ok = d.tags(kpath, v, di)
-			case "name_pattern":
-				ds.NamePattern, ok = d.nonEmpty(kpath, v, "omit the key to match every function name")
-			case "refresh":
-				ds.Refresh, ok = d.duration(kpath, v)
-			case "qualifier": // "" = unqualified, as when the key is omitted
-				ds.Qualifier, ok = d.str(kpath, v)
-			case "statuses":
-				ds.Statuses, ok = d.strList(kpath, v, di.listInfo(key))
-			case "window":
-				ds.Window, ok = d.duration(kpath, v)
-			default:
-				return false
-			}
-			di.record(key, v, ok)
-			return true
-		})
-		c.Discovery = append(c.Discovery, ds)
-		info.discs = append(info.discs, di)
-	})
-}
-
-// list walks a list of mappings under the top-level key name, calling entry
-// for each mapping; *count is set to the number of entries. A null value is
-// accepted (an empty list); validate reports it if needed.
-func (d decoder) list(v *yaml.Node, name string, count *int, entry func(path string, i int, e, m *yaml.Node)) bool {
-	n := resolve(v)
-	if isNull(n) {
-		return true // reported by validate as "at least one function or discovery entry is required"
+func fieldByTag(t reflect.Type, key string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Tag.Get("yaml") == key && key != "" {
+			return f, true
+		}
 	}
-	if n.Kind != yaml.SequenceNode {
-		d.probs.add(valueLine(v), name, "expected a list, got %s", describe(n))
+	return reflect.StructField{}, false
+}
+
+// value decodes v into out, a field of a config struct, by its type and
+// reports whether it decoded (if not, out is not to be checked further).
+func (d *decoder) value(path string, v *yaml.Node, out reflect.Value) (ok bool) {
+	switch p := out.Addr().Interface().(type) {
+	case *string:
+		*p, ok = d.str(path, v)
+	case *int:
+		*p, ok = d.integer(path, v)
+	case *float64:
+		*p, ok = d.float(path, v)
+	case *time.Duration:
+		*p, ok = d.duration(path, v)
+	case *[]time.Duration: // bad items leave no order to check
+		*p, ok = list(d, path, v, d.duration)
+	case *[]string: // bad items are marked; the others are still checked
+		*p, _ = list(d, path, v, d.str)
+		ok = *p != nil
+	case *map[string]string:
+		*p, ok = d.tags(path, v)
+	default: // []Function, []Discovery
+		ok = d.entries(path, v, out)
+	}
+	return ok
+}
+
+// entries decodes a list of mappings into out, a slice of Function or
+// Discovery, setting the Line of each. A null list is an empty one. An item
+// that is not a mapping is reported and kept as a zero entry marked bad, so
+// that indexes match the file.
+func (d *decoder) entries(path string, v *yaml.Node, out reflect.Value) bool {
+	if isNull(resolve(v)) {
+		return true // validate reports it if there is no other entry
+	}
+	n, ok := d.expect(path, v, yaml.SequenceNode, "a list")
+	if !ok {
 		return false
 	}
-	*count = len(n.Content)
-	for i, e := range n.Content {
-		path := fmt.Sprintf("%s[%d]", name, i)
-		m := resolve(e)
-		if m.Kind != yaml.MappingNode {
-			d.probs.add(valueLine(e), path, "expected a mapping, got %s", describe(m))
-			continue
+	for i, item := range n.Content {
+		ipath := index(path, i)
+		e := reflect.New(out.Type().Elem()).Elem()
+		e.FieldByName("Line").SetInt(int64(item.Line))
+		if m := resolve(item); m.Kind == yaml.MappingNode {
+			d.mapping(ipath, m, e)
+		} else {
+			d.probs.add(item.Line, ipath, "expected a mapping, got %s", describe(m))
+			d.fields[ipath] = field{val: item, bad: true}
 		}
-		entry(path, i, e, m)
+		out.Set(reflect.Append(out, e))
 	}
 	return true
 }
 
-func newEntryInfo(index int) *entryInfo {
-	return &entryInfo{index: index, fields: map[string]src{}, bad: map[string]bool{}}
-}
-
-// record notes whether key decoded.
-func (ei *entryInfo) record(key string, v *yaml.Node, ok bool) {
-	if ok {
-		ei.fields[key] = src{line: valueLine(v), raw: resolve(v).Value}
-	} else {
-		ei.bad[key] = true
-	}
-}
-
-// listInfo returns a fresh listInfo for key.
-func (ei *entryInfo) listInfo(key string) *listInfo {
-	if ei.lists == nil {
-		ei.lists = map[string]*listInfo{}
-	}
-	li := &listInfo{}
-	ei.lists[key] = li
-	return li
-}
-
-// strList decodes a list of strings, recording the line of every item in li.
-// Items that are not strings are reported, recorded in li.bad and kept as "".
-func (d decoder) strList(path string, v *yaml.Node, li *listInfo) ([]string, bool) {
-	n := resolve(v)
-	if isNull(n) {
-		d.probs.add(valueLine(v), path, "missing value")
+// list decodes a list of scalars with item, marking the items that fail. It
+// reports whether v is a list and every item decoded.
+func list[T any](d *decoder, path string, v *yaml.Node, item func(string, *yaml.Node) (T, bool)) ([]T, bool) {
+	n, ok := d.expect(path, v, yaml.SequenceNode, "a list")
+	if !ok {
 		return nil, false
 	}
-	if n.Kind != yaml.SequenceNode {
-		d.probs.add(valueLine(v), path, "expected a list, got %s", describe(n))
-		return nil, false
-	}
-	out := make([]string, 0, len(n.Content))
-	li.bad = map[int]bool{}
-	li.lines = make([]int, 0, len(n.Content))
+	out := make([]T, 0, len(n.Content))
 	for i, e := range n.Content {
-		var s string
-		if r := resolve(e); r.Kind == yaml.ScalarNode && !isNull(r) {
-			s = r.Value // fast path: no path string needed
-		} else {
-			d.str(fmt.Sprintf("%s[%d]", path, i), e) // reports the problem
-			li.bad[i] = true
+		x, good := item(index(path, i), e)
+		if !good {
+			d.fields[index(path, i)] = field{val: e, bad: true}
+			ok = false
 		}
-		out = append(out, s)
-		li.lines = append(li.lines, valueLine(e))
-	}
-	return out, true
-}
-
-// durationList decodes a list of duration strings.
-func (d decoder) durationList(path string, v *yaml.Node) ([]time.Duration, bool) {
-	n := resolve(v)
-	if isNull(n) {
-		d.probs.add(valueLine(v), path, "missing value")
-		return nil, false
-	}
-	if n.Kind != yaml.SequenceNode {
-		d.probs.add(valueLine(v), path, "expected a list, got %s", describe(n))
-		return nil, false
-	}
-	out := make([]time.Duration, 0, len(n.Content))
-	ok := true
-	for i, e := range n.Content {
-		dur, good := d.duration(fmt.Sprintf("%s[%d]", path, i), e)
-		ok = ok && good
-		out = append(out, dur)
+		out = append(out, x)
 	}
 	return out, ok
 }
 
-// tags decodes a mapping of strings to strings, recording the line of every
-// key in ei.tagLines. Values that are not strings are reported and kept as "".
-func (d decoder) tags(path string, v *yaml.Node, ei *entryInfo) (map[string]string, bool) {
-	n := resolve(v)
-	switch {
-	case isNull(n):
-		d.probs.add(valueLine(v), path, "missing value")
-		return nil, false
-	case n.Kind != yaml.MappingNode:
-		d.probs.add(valueLine(v), path, "expected a mapping, got %s", describe(n))
+// tags decodes a mapping of strings to strings. Values that are not strings
+// are reported and kept as "".
+func (d *decoder) tags(path string, v *yaml.Node) (map[string]string, bool) {
+	n, ok := d.expect(path, v, yaml.MappingNode, "a mapping")
+	if !ok {
 		return nil, false
 	}
 	out := map[string]string{}
-	ei.tagLines = map[string]int{}
-	d.mapping(n, path, func(key string, k, v *yaml.Node) bool {
-		s, _ := d.str(path+"."+key, v)
+	d.keys(path, n, func(key string, k, v *yaml.Node) bool {
+		s, ok := d.str(path+"."+key, v)
 		out[key] = s
-		ei.tagLines[key] = k.Line
+		d.fields[path+"."+key] = field{key: k, val: v, bad: !ok}
 		return true
 	})
 	return out, len(out) > 0 || len(n.Content) == 0 // all keys bad: reported already
 }
 
-// nonEmpty decodes a string that must not be empty; hint says what to do
-// instead of writing an empty string.
-func (d decoder) nonEmpty(path string, v *yaml.Node, hint string) (string, bool) {
-	s, ok := d.str(path, v)
-	if ok && s == "" {
-		d.probs.add(valueLine(v), path, "must not be empty (%s)", hint)
-		return "", false
+// expect returns the node v refers to if it is of kind, else reports that
+// v is null or not what was wanted (e.g. "a string").
+func (d *decoder) expect(path string, v *yaml.Node, kind yaml.Kind, want string) (*yaml.Node, bool) {
+	switch n := resolve(v); {
+	case isNull(n):
+		d.probs.add(v.Line, path, "missing value")
+	case n.Kind != kind:
+		d.probs.add(v.Line, path, "expected %s, got %s", want, describe(n))
+	default:
+		return n, true
 	}
-	return s, ok
+	return nil, false
 }
 
 // str decodes any non-null scalar as its text.
-func (d decoder) str(path string, v *yaml.Node) (string, bool) {
-	n := resolve(v)
-	switch {
-	case isNull(n):
-		d.probs.add(valueLine(v), path, "missing value")
-		return "", false
-	case n.Kind != yaml.ScalarNode:
-		d.probs.add(valueLine(v), path, "expected a string, got %s", describe(n))
-		return "", false
+func (d *decoder) str(path string, v *yaml.Node) (string, bool) {
+	if n, ok := d.expect(path, v, yaml.ScalarNode, "a string"); ok {
+		return n.Value, true
 	}
-	return n.Value, true
+	return "", false
 }
 
 // duration decodes a Prometheus-style duration string ("30s", "1h30m", "1d").
 // A leading "-" is accepted so that validation can report the sign clearly.
-func (d decoder) duration(path string, v *yaml.Node) (time.Duration, bool) {
-	n := resolve(v)
-	switch {
-	case isNull(n):
-		d.probs.add(valueLine(v), path, "missing value")
-		return 0, false
-	case n.Kind != yaml.ScalarNode:
-		d.probs.add(valueLine(v), path, "expected a duration string, got %s", describe(n))
+func (d *decoder) duration(path string, v *yaml.Node) (time.Duration, bool) {
+	n, ok := d.expect(path, v, yaml.ScalarNode, "a duration string")
+	if !ok {
 		return 0, false
 	}
 	if tag := n.ShortTag(); tag == "!!int" || tag == "!!float" {
-		d.probs.add(valueLine(v), path, "invalid duration %q: not a valid duration string (a number needs a unit, e.g. \"%ss\")", n.Value, n.Value)
+		d.probs.add(v.Line, path, "invalid duration %q: not a valid duration string (a number needs a unit, e.g. \"%ss\")", n.Value, n.Value)
 		return 0, false
 	}
 	dur, err := parseDuration(n.Value)
 	if err != nil {
-		d.probs.add(valueLine(v), path, "invalid duration %q: %s", n.Value, err)
+		d.probs.add(v.Line, path, "invalid duration %q: %s", n.Value, err)
 		return 0, false
 	}
 	return dur, true
@@ -480,14 +327,9 @@ func parseDuration(s string) (time.Duration, error) {
 	return time.Duration(md), nil
 }
 
-func (d decoder) integer(path string, v *yaml.Node) (int, bool) {
-	n := resolve(v)
-	switch {
-	case isNull(n):
-		d.probs.add(valueLine(v), path, "missing value")
-		return 0, false
-	case n.Kind != yaml.ScalarNode:
-		d.probs.add(valueLine(v), path, "expected an integer, got %s", describe(n))
+func (d *decoder) integer(path string, v *yaml.Node) (int, bool) {
+	n, ok := d.expect(path, v, yaml.ScalarNode, "an integer")
+	if !ok {
 		return 0, false
 	}
 	i, err := strconv.ParseInt(n.Value, 10, 64)
@@ -495,34 +337,37 @@ func (d decoder) integer(path string, v *yaml.Node) (int, bool) {
 		err = n.Decode(&i) // YAML forms such as 0x10 or 0o17
 	}
 	if err != nil || i < math.MinInt || i > math.MaxInt {
-		d.probs.add(valueLine(v), path, "invalid integer %q", n.Value)
+		d.probs.add(v.Line, path, "invalid integer %q", n.Value)
 		return 0, false
 	}
 	return int(i), true
 }
 
-func (d decoder) float(path string, v *yaml.Node) (float64, bool) {
-	n := resolve(v)
-	switch {
-	case isNull(n):
-		d.probs.add(valueLine(v), path, "missing value")
-		return 0, false
-	case n.Kind != yaml.ScalarNode:
-		d.probs.add(valueLine(v), path, "expected a number, got %s", describe(n))
+func (d *decoder) float(path string, v *yaml.Node) (float64, bool) {
+	n, ok := d.expect(path, v, yaml.ScalarNode, "a number")
+	if !ok {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(n.Value, 64)
-	if err != nil {
-		if tag := n.ShortTag(); tag == "!!int" || tag == "!!float" {
-			err = n.Decode(&f) // YAML forms such as .inf or 0x10
-		}
+	if tag := n.ShortTag(); err != nil && (tag == "!!int" || tag == "!!float") {
+		err = n.Decode(&f) // YAML forms such as .inf or 0x10
 	}
 	if err != nil {
-		d.probs.add(valueLine(v), path, "invalid number %q", n.Value)
+		d.probs.add(v.Line, path, "invalid number %q", n.Value)
 		return 0, false
 	}
 	return f, true
 }
+
+// join and index build the paths of keys and list items.
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
 
 // resolve follows aliases to the node they refer to.
 func resolve(n *yaml.Node) *yaml.Node {
@@ -534,14 +379,6 @@ func resolve(n *yaml.Node) *yaml.Node {
 
 func isNull(n *yaml.Node) bool {
 	return n == nil || n.Kind == 0 || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
-}
-
-// valueLine is the line where a value is written (the alias, not its anchor).
-func valueLine(n *yaml.Node) int {
-	if n == nil {
-		return 0
-	}
-	return n.Line
 }
 
 // describe names a node for "got ..." messages.

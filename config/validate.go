@@ -90,432 +90,315 @@ func fmtDur(d time.Duration) string {
 	return d.String()
 }
 
-// validate checks c, fills the derived Function fields and adds every
-// problem to p. info (nil for configs built in code) supplies lines, raw values
-// and which keys already failed to decode (those are not checked again).
-func validate(c *Config, info *fileInfo, p *problems) {
-	set := func(key string) bool {
-		_, ok := info.topSrc(key)
-		return ok
-	}
-	line := func(key string) int {
-		s, _ := info.topSrc(key)
-		return s.line
-	}
-	skip := func(key string) bool { return info != nil && info.bad[key] }
-	durValue := func(key string, d time.Duration) string {
-		if s, ok := info.topSrc(key); ok {
-			return strconv.Quote(s.raw)
-		}
-		return strconv.Quote(fmtDur(d))
-	}
-	numValue := func(key string, f float64) string {
-		if s, ok := info.topSrc(key); ok {
-			return s.raw
-		}
-		return strconv.FormatFloat(f, 'g', -1, 64)
-	}
+// scope is the part of a Config being validated: the top level (path "")
+// or one entry of the functions or discovery list. Its methods take keys
+// relative to it.
+type scope struct {
+	p      *problems
+	fields map[string]field // keys decoded from the file; nil for a Config built in code
+	path   string           // "" or e.g. "functions[1]"
+	line   int              // line of the entry, 0 when unknown
+}
 
-	if !skip("region") && c.Region != "" && !regionRE.MatchString(c.Region) {
-		p.add(line("region"), "region", "invalid region %q (want e.g. us-east-1)", c.Region)
-	}
-	if !skip("endpoint") && c.Endpoint != "" {
-		u, err := url.Parse(c.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			p.add(line("endpoint"), "endpoint", "invalid URL %q (want an absolute http:// or https:// URL)", c.Endpoint)
+// validate checks c, fills the derived fields of its entries and adds every
+// problem to p. fields supplies lines and values as written, and which keys
+// already failed to decode (those are not checked again).
+func validate(c *Config, fields map[string]field, p *problems) {
+	top := scope{p: p, fields: fields}
+	top.settings(c)
+	if len(c.Functions) == 0 && len(c.Discovery) == 0 && !top.bad("functions") && !top.bad("discovery") {
+		line := top.keyLine("functions")
+		if line == 0 {
+			line = top.keyLine("discovery")
 		}
+		p.add(line, "functions", "at least one function or discovery entry is required")
 	}
-	for _, k := range []struct {
-		key string
-		d   time.Duration
-	}{{"interval", c.Interval}, {"window", c.Window}, {"overlap", c.Overlap}} {
-		if !skip(k.key) && k.d <= 0 {
-			p.add(line(k.key), k.key, "must be > 0, got %s", durValue(k.key, k.d))
-		}
-	}
-	if !skip("resync_interval") {
-		switch {
-		case c.ResyncInterval < 0:
-			p.add(line("resync_interval"), "resync_interval", "must be >= 0, got %s", durValue("resync_interval", c.ResyncInterval))
-		case c.ResyncInterval > 0 && !skip("interval") && c.ResyncInterval < c.Interval:
-			where, suffix := line("resync_interval"), ""
-			if info != nil && !set("resync_interval") {
-				where, suffix = line("interval"), " (the default)"
-			}
-			p.add(where, "resync_interval", "must be \"0s\" (disabled) or >= interval %s, got %s%s",
-				durValue("interval", c.Interval), durValue("resync_interval", c.ResyncInterval), suffix)
-		}
-	}
-	if !skip("max_idle_interval") {
-		switch {
-		case c.MaxIdleInterval < 0:
-			p.add(line("max_idle_interval"), "max_idle_interval", "must be >= 0, got %s", durValue("max_idle_interval", c.MaxIdleInterval))
-		case c.MaxIdleInterval > 0 && !skip("interval") && c.MaxIdleInterval < c.Interval:
-			p.add(line("max_idle_interval"), "max_idle_interval", "must be \"0s\" (disabled) or >= interval %s, got %s",
-				durValue("interval", c.Interval), durValue("max_idle_interval", c.MaxIdleInterval))
-		}
-	}
-	if !skip("duration_buckets") && c.DurationBuckets != nil {
-		bl := line("duration_buckets")
-		switch n := len(c.DurationBuckets); {
-		case n == 0:
-			p.add(bl, "duration_buckets", "empty list; omit the key for the default buckets")
-		case n > durable.MaxBuckets:
-			p.add(bl, "duration_buckets", "at most %d buckets, got %d", durable.MaxBuckets, n)
-		default:
-			for i, b := range c.DurationBuckets {
-				path := fmt.Sprintf("duration_buckets[%d]", i)
-				switch {
-				case b <= 0:
-					p.add(bl, path, "must be > 0, got %q", fmtDur(b))
-				case i > 0 && b <= c.DurationBuckets[i-1]:
-					p.add(bl, path, "must be greater than duration_buckets[%d] %q, got %q", i-1, fmtDur(c.DurationBuckets[i-1]), fmtDur(b))
-				}
-			}
-		}
-	}
-	if !skip("page_size") && (c.PageSize < 1 || c.PageSize > MaxPageSize) {
-		p.add(line("page_size"), "page_size", "must be between 1 and %d, got %d", MaxPageSize, c.PageSize)
-	}
-	if !skip("max_concurrency") && c.MaxConcurrency < 1 {
-		p.add(line("max_concurrency"), "max_concurrency", "must be >= 1, got %d", c.MaxConcurrency)
-	}
-	for _, k := range []struct {
-		key string
-		v   float64
-	}{{"list_requests_per_second", c.ListRequestsPerSecond}, {"get_requests_per_second", c.GetRequestsPerSecond}} {
-		if !skip(k.key) && !(k.v > 0 && !math.IsInf(k.v, 0)) {
-			p.add(line(k.key), k.key, "must be a finite number > 0, got %s", numValue(k.key, k.v))
-		}
-	}
-
-	if len(c.Functions) == 0 && len(c.Discovery) == 0 && !(info != nil &&
-		(info.bad["functions"] || info.entries > 0 || info.bad["discovery"] || info.discEntries > 0)) {
-		where := 0
-		if info != nil {
-			where = info.functionsLine
-			if where == 0 {
-				where = info.discoveryLine
-			}
-		}
-		p.add(where, "functions", "at least one function or discovery entry is required")
-	}
-
-	// The account of the default credentials, for duplicate detection.
-	defaultAccount := ""
-	if !skip("account_id") && (c.AccountID != "" || set("account_id")) {
-		if accountRE.MatchString(c.AccountID) {
-			defaultAccount = c.AccountID
-		} else {
-			p.add(line("account_id"), "account_id", "invalid account ID %q (want 12 digits)", c.AccountID)
-		}
-	}
+	account := top.defaultAccount(c)
 
 	type dupKey struct{ name, qualifier string }
 	seen := map[dupKey][]int{}
 	for i := range c.Functions {
 		f := &c.Functions[i]
-		e := entry{p: p, line: f.Line}
-		idx := i
-		if info != nil && i < len(info.funcs) {
-			e.ei = info.funcs[i]
-			idx = e.ei.index
-		}
-		e.path = fmt.Sprintf("functions[%d]", idx)
-
-		// name -> derived fields
-		var pn parsedName
-		nameOK := false
-		switch {
-		case e.bad("name"):
-		case f.Name == "" && e.ei != nil && !e.set("name"):
-			p.add(f.Line, e.path, "missing required key \"name\"")
-		case f.Name == "":
-			e.add("name", "must not be empty")
-		default:
-			if pn, nameOK = parseFunctionName(f.Name); !nameOK {
-				e.add("name", "%s", nameProblem(f.Name))
-			}
-		}
-		f.FunctionName = pn.functionName
-
-		// qualifier
-		qualOK := !e.bad("qualifier")
-		if qualOK && f.Qualifier != "" && !qualifierRE.MatchString(f.Qualifier) {
-			e.add("qualifier", "invalid qualifier %q (want a version number, $LATEST or an alias of 1-128 letters, digits, '-' or '_')", f.Qualifier)
-			qualOK = false
-		}
-		if nameOK && qualOK && pn.qualifier != "" {
-			if f.Qualifier == "" {
-				f.Qualifier = pn.qualifier
-			} else if f.Qualifier != pn.qualifier {
-				e.add("qualifier", "%q conflicts with qualifier %q in ARN %q", f.Qualifier, pn.qualifier, f.Name)
-				qualOK = false
-			}
-		}
-
-		// region: the ARN's, else the function's own, else the global one
-		// (A Region equal to the ARN's is not checked again: ARN regions
-		// follow their own pattern, and Validate may have filled it in.)
-		regOK := !e.bad("region")
-		if regOK && f.Region != "" && !(nameOK && f.Region == pn.region) && !regionRE.MatchString(f.Region) {
-			e.add("region", "invalid region %q (want e.g. us-east-1)", f.Region)
-			regOK = false
-		}
-		if nameOK && regOK && pn.region != "" && f.Region != "" && f.Region != pn.region {
-			e.add("region", "%q conflicts with region %q in ARN %q", f.Region, pn.region, f.Name)
-			regOK = false
-		}
-		if nameOK && regOK {
-			if pn.region != "" {
-				f.Region = pn.region
-			} else if f.Region == "" {
-				f.Region = c.Region
-			}
-		}
-
-		// role_arn, external_id -> account
-		roleAccount, roleOK := e.role(f.RoleARN, f.ExternalID)
-		f.AccountID = pn.account
-		acctOK := true
-		if roleAccount != "" {
-			if f.AccountID == "" {
-				f.AccountID = roleAccount
-			} else if nameOK && f.AccountID != roleAccount {
-				e.add("role_arn", "account %q of %q conflicts with account %q in ARN %q", roleAccount, f.RoleARN, f.AccountID, f.Name)
-				acctOK = false
-			}
-		}
-
-		e.statuses(f.Statuses)
-		e.window(&f.Window, c.Window)
-
-		// duplicates: the same (bare name, qualifier) pair in the same region
-		// and account as far as both are known (a function whose account is
-		// not derived is in the account_id account, when that is set).
-		// Series are labelled by function, qualifier, region and account, so
-		// two entries that differ just by execution_name or credentials would
-		// export the same series.
-		if !nameOK || !qualOK || !regOK || !roleOK || !acctOK {
+		e, ok := top.entry("functions", i, f.Line)
+		if !ok || !e.function(f, c) {
 			continue
 		}
-		account := func(g *Function) string {
-			if g.AccountID != "" {
-				return g.AccountID
-			}
-			return defaultAccount
-		}
+		// Series are labelled by function, qualifier, region and account,
+		// so two entries that differ just by execution_name or credentials
+		// would export the same series. A function whose account is not
+		// derived is in the account_id account, when that is set.
 		k := dupKey{f.FunctionName, f.Qualifier}
-		for _, j := range seen[k] {
-			g := &c.Functions[j]
-			if !compatible(g.Region, f.Region) || !compatible(account(g), account(f)) {
-				continue
-			}
+		if j, dup := firstDuplicate(c.Functions, seen[k], f, account); dup {
 			desc := fmt.Sprintf("duplicate function %q", f.FunctionName)
 			if f.Qualifier != "" {
 				desc += fmt.Sprintf(" with qualifier %q", f.Qualifier)
 			}
-			firstAt := fmt.Sprintf("line %d", g.Line)
-			if g.Line == 0 {
-				gidx := j
-				if info != nil && j < len(info.funcs) {
-					gidx = info.funcs[j].index
-				}
-				firstAt = fmt.Sprintf("functions[%d]", gidx)
+			firstAt := fmt.Sprintf("line %d", c.Functions[j].Line)
+			if c.Functions[j].Line == 0 {
+				firstAt = fmt.Sprintf("functions[%d]", j)
 			}
 			p.add(f.Line, e.path, "%s (first at %s)", desc, firstAt)
-			break
 		}
 		seen[k] = append(seen[k], i)
 	}
-
 	for i := range c.Discovery {
-		d := &c.Discovery[i]
-		e := entry{p: p, line: d.Line}
-		idx := i
-		if info != nil && i < len(info.discs) {
-			e.ei = info.discs[i]
-			idx = e.ei.index
+		if e, ok := top.entry("discovery", i, c.Discovery[i].Line); ok {
+			e.discovery(&c.Discovery[i], c)
 		}
-		e.path = fmt.Sprintf("discovery[%d]", idx)
+	}
+}
 
-		// regions
-		switch {
-		case e.bad("regions"):
-		case d.Regions == nil && e.ei != nil && !e.set("regions"):
-			p.add(d.Line, e.path, "missing required key \"regions\"")
-		case len(d.Regions) == 0:
+// settings checks the top-level settings other than the lists.
+func (s scope) settings(c *Config) {
+	if !s.bad("region") && c.Region != "" && !regionRE.MatchString(c.Region) {
+		s.add("region", "invalid region %q (want e.g. us-east-1)", c.Region)
+	}
+	if !s.bad("endpoint") && c.Endpoint != "" {
+		u, err := url.Parse(c.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			s.add("endpoint", "invalid URL %q (want an absolute http:// or https:// URL)", c.Endpoint)
+		}
+	}
+	s.positive("interval", c.Interval)
+	s.positive("window", c.Window)
+	s.positive("overlap", c.Overlap)
+	s.offOrAtLeastInterval("resync_interval", c.ResyncInterval, c.Interval)
+	s.offOrAtLeastInterval("max_idle_interval", c.MaxIdleInterval, c.Interval)
+	s.buckets(c.DurationBuckets)
+	if !s.bad("page_size") && (c.PageSize < 1 || c.PageSize > MaxPageSize) {
+		s.add("page_size", "must be between 1 and %d, got %d", MaxPageSize, c.PageSize)
+	}
+	if !s.bad("max_concurrency") && c.MaxConcurrency < 1 {
+		s.add("max_concurrency", "must be >= 1, got %d", c.MaxConcurrency)
+	}
+	s.rate("list_requests_per_second", c.ListRequestsPerSecond)
+	s.rate("get_requests_per_second", c.GetRequestsPerSecond)
+}
+
+// offOrAtLeastInterval checks a duration that is 0 (disabled) or >= interval.
+func (s scope) offOrAtLeastInterval(key string, d, interval time.Duration) {
+	switch {
+	case s.bad(key):
+	case d < 0:
+		s.add(key, "must be >= 0, got %s", s.dur(key, d))
+	case d > 0 && !s.bad("interval") && d < interval:
+		line, suffix := s.lineOf(key), ""
+		if s.fields != nil && !s.set(key) {
+			line, suffix = s.lineOf("interval"), " (the default)"
+		}
+		s.p.add(line, key, "must be \"0s\" (disabled) or >= interval %s, got %s%s",
+			s.dur("interval", interval), s.dur(key, d), suffix)
+	}
+}
+
+// buckets checks duration_buckets (nil = the default set).
+func (s scope) buckets(bs []time.Duration) {
+	if s.bad("duration_buckets") || bs == nil {
+		return
+	}
+	switch n := len(bs); {
+	case n == 0:
+		s.add("duration_buckets", "empty list; omit the key for the default buckets")
+	case n > durable.MaxBuckets:
+		s.add("duration_buckets", "at most %d buckets, got %d", durable.MaxBuckets, n)
+	default:
+		for i, b := range bs {
+			switch path := index("duration_buckets", i); {
+			case b <= 0:
+				s.p.add(s.lineOf("duration_buckets"), path, "must be > 0, got %q", fmtDur(b))
+			case i > 0 && b <= bs[i-1]:
+				s.p.add(s.lineOf("duration_buckets"), path, "must be greater than duration_buckets[%d] %q, got %q", i-1, fmtDur(bs[i-1]), fmtDur(b))
+			}
+		}
+	}
+}
+
+// rate checks a request rate.
+func (s scope) rate(key string, r float64) {
+	if s.bad(key) || (r > 0 && !math.IsInf(r, 0)) {
+		return
+	}
+	value := strconv.FormatFloat(r, 'g', -1, 64)
+	if s.set(key) {
+		value = s.raw(key)
+	}
+	s.add(key, "must be a finite number > 0, got %s", value)
+}
+
+// defaultAccount checks account_id and returns it if valid, else "".
+func (s scope) defaultAccount(c *Config) string {
+	if s.bad("account_id") || (c.AccountID == "" && !s.set("account_id")) {
+		return ""
+	}
+	if !accountRE.MatchString(c.AccountID) {
+		s.add("account_id", "invalid account ID %q (want 12 digits)", c.AccountID)
+		return ""
+	}
+	return c.AccountID
+}
+
+// entry returns the scope of entry i of list, and false if the entry is not
+// a mapping (reported already).
+func (s scope) entry(list string, i, line int) (scope, bool) {
+	path := index(list, i)
+	return scope{p: s.p, fields: s.fields, path: path, line: line}, !s.bad(path)
+}
+
+// function checks a static function entry and fills its derived fields. It
+// reports whether the entry is sound enough to be checked for duplicates.
+func (e scope) function(f *Function, c *Config) bool {
+	var pn parsedName
+	nameOK := false
+	if e.required("name", f.Name == "") {
+		switch pn, nameOK = parseFunctionName(f.Name); {
+		case f.Name == "":
+			e.add("name", "must not be empty")
+		case !nameOK:
+			e.add("name", "%s", nameProblem(f.Name))
+		}
+	}
+	f.FunctionName = pn.functionName
+
+	qualOK := e.qualifier(f.Qualifier)
+	if nameOK && qualOK && pn.qualifier != "" {
+		if f.Qualifier == "" {
+			f.Qualifier = pn.qualifier
+		} else if f.Qualifier != pn.qualifier {
+			e.add("qualifier", "%q conflicts with qualifier %q in ARN %q", f.Qualifier, pn.qualifier, f.Name)
+			qualOK = false
+		}
+	}
+
+	// region: the ARN's, else the function's own, else the global one.
+	// (A Region equal to the ARN's is not checked again: ARN regions follow
+	// their own pattern, and Validate may have filled it in.)
+	regOK := !e.bad("region")
+	if regOK && f.Region != "" && !(nameOK && f.Region == pn.region) && !regionRE.MatchString(f.Region) {
+		e.add("region", "invalid region %q (want e.g. us-east-1)", f.Region)
+		regOK = false
+	}
+	if nameOK && regOK && pn.region != "" && f.Region != "" && f.Region != pn.region {
+		e.add("region", "%q conflicts with region %q in ARN %q", f.Region, pn.region, f.Name)
+		regOK = false
+	}
+	if nameOK && regOK {
+		if pn.region != "" {
+			f.Region = pn.region
+		} else if f.Region == "" {
+			f.Region = c.Region
+		}
+	}
+
+	// account: the ARN's, else the role's.
+	roleAccount, roleOK := e.role(f.RoleARN, f.ExternalID)
+	f.AccountID = pn.account
+	acctOK := true
+	if f.AccountID == "" {
+		f.AccountID = roleAccount
+	} else if roleAccount != "" && f.AccountID != roleAccount {
+		e.add("role_arn", "account %q of %q conflicts with account %q in ARN %q", roleAccount, f.RoleARN, f.AccountID, f.Name)
+		acctOK = false
+	}
+
+	e.statuses(f.Statuses)
+	e.defaulted("window", &f.Window, c.Window)
+	return nameOK && qualOK && regOK && roleOK && acctOK
+}
+
+// firstDuplicate returns the first of the functions at indexes that is the
+// same function as f: same region and account as far as both are known.
+func firstDuplicate(fs []Function, indexes []int, f *Function, defaultAccount string) (int, bool) {
+	account := func(g *Function) string {
+		if g.AccountID != "" {
+			return g.AccountID
+		}
+		return defaultAccount
+	}
+	for _, j := range indexes {
+		if g := &fs[j]; compatible(g.Region, f.Region) && compatible(account(g), account(f)) {
+			return j, true
+		}
+	}
+	return 0, false
+}
+
+// compatible reports whether two possibly unknown ("") values may be equal.
+func compatible(a, b string) bool {
+	return a == "" || b == "" || a == b
+}
+
+// discovery checks a discovery entry and fills its derived fields.
+func (e scope) discovery(d *Discovery, c *Config) {
+	if e.required("regions", d.Regions == nil) {
+		if len(d.Regions) == 0 {
 			e.add("regions", "empty list; at least one region is required")
-		default:
-			first := map[string]int{}
-			for j, r := range d.Regions {
-				if e.itemBad("regions", j) {
-					continue
-				}
-				k, dup := first[r]
-				valid := regionRE.MatchString(r)
-				switch {
-				case valid && !dup:
-					first[r] = j
-				case len(p.list) >= maxProblems: // skip formatting
-					p.dropped++
-				case !valid:
-					e.addItem("regions", j, "invalid region %q (want e.g. us-east-1)", r)
-				default:
-					e.addItem("regions", j, "duplicate region %q (first at regions[%d])", r, k)
-				}
+		}
+		e.items("regions", "region", d.Regions, regionRE.MatchString, "invalid region %q (want e.g. us-east-1)")
+	}
+	d.AccountID, _ = e.role(d.RoleARN, d.ExternalID)
+
+	if !e.bad("tags") && d.Tags != nil {
+		if len(d.Tags) == 0 {
+			e.add("tags", "empty mapping; omit the key to match any tags")
+		}
+		if _, ok := d.Tags[""]; ok {
+			line := e.keyLine("tags.")
+			if line == 0 {
+				line = e.lineOf("tags")
 			}
+			e.p.add(line, e.key("tags"), "empty tag key")
 		}
+	}
 
-		d.AccountID, _ = e.role(d.RoleARN, d.ExternalID)
-
-		// tags
-		if !e.bad("tags") && d.Tags != nil {
-			if len(d.Tags) == 0 {
-				e.add("tags", "empty mapping; omit the key to match any tags")
+	d.Pattern = nil
+	if !e.bad("name_pattern") && d.NamePattern != "" {
+		re, err := regexp.Compile(d.NamePattern)
+		if err != nil {
+			msg := err.Error()
+			var se *syntax.Error
+			if errors.As(err, &se) {
+				msg = se.Code.String() + ": `" + se.Expr + "`"
 			}
-			if _, ok := d.Tags[""]; ok {
-				where := e.lineOf("tags")
-				if e.ei != nil {
-					if l, ok := e.ei.tagLines[""]; ok {
-						where = l
-					}
-				}
-				p.add(where, e.path+".tags", "empty tag key")
-			}
+			e.add("name_pattern", "invalid regular expression %q: %s", d.NamePattern, msg)
 		}
-
-		// name_pattern
-		d.Pattern = nil
-		if !e.bad("name_pattern") && d.NamePattern != "" {
-			re, err := regexp.Compile(d.NamePattern)
-			if err != nil {
-				msg := err.Error()
-				var se *syntax.Error
-				if errors.As(err, &se) {
-					msg = se.Code.String() + ": `" + se.Expr + "`"
-				}
-				e.add("name_pattern", "invalid regular expression %q: %s", d.NamePattern, msg)
-			} else {
-				d.Pattern = re
-			}
-		}
-
-		// refresh
-		if !e.bad("refresh") {
-			if d.Refresh == 0 && !e.set("refresh") {
-				d.Refresh = DefaultDiscoveryRefresh
-			} else if d.Refresh <= 0 {
-				e.add("refresh", "must be > 0, got %s", e.durValue("refresh", d.Refresh))
-			}
-		}
-
-		// qualifier ("" = unqualified)
-		if !e.bad("qualifier") && d.Qualifier != "" && !qualifierRE.MatchString(d.Qualifier) {
-			e.add("qualifier", "invalid qualifier %q (want a version number, $LATEST or an alias of 1-128 letters, digits, '-' or '_')", d.Qualifier)
-		}
-
-		e.statuses(d.Statuses)
-		e.window(&d.Window, c.Window)
+		d.Pattern = re
 	}
+
+	e.defaulted("refresh", &d.Refresh, DefaultDiscoveryRefresh)
+	e.qualifier(d.Qualifier)
+	e.statuses(d.Statuses)
+	e.defaulted("window", &d.Window, c.Window)
 }
 
-// entry is one entry of the functions or discovery list being validated.
-type entry struct {
-	p    *problems
-	path string     // e.g. "functions[1]"
-	line int        // line of the entry, 0 when not from a file
-	ei   *entryInfo // nil for configs built in code
+// required reports a required key missing from an entry of the file, and
+// whether the key holds a value to check (zero says if the value is zero).
+func (e scope) required(key string, zero bool) bool {
+	switch {
+	case e.bad(key):
+		return false
+	case zero && e.fields != nil && !e.set(key):
+		e.p.add(e.line, e.path, "missing required key %q", key)
+		return false
+	}
+	return true
 }
 
-// bad reports whether key already failed to decode.
-func (e entry) bad(key string) bool { return e.ei != nil && e.ei.bad[key] }
-
-// set reports whether key was decoded from the file.
-func (e entry) set(key string) bool {
-	_, ok := e.ei.src(key)
-	return ok
-}
-
-// lineOf is the line of key's value, else the entry's line.
-func (e entry) lineOf(key string) int {
-	if s, ok := e.ei.src(key); ok {
-		return s.line
+// qualifier checks a version or alias ("" = unqualified) and reports
+// whether it can be used.
+func (e scope) qualifier(q string) bool {
+	if e.bad("qualifier") {
+		return false
 	}
-	return e.line
-}
-
-// add reports a problem with the value of key.
-func (e entry) add(key, format string, args ...any) {
-	e.p.add(e.lineOf(key), e.path+"."+key, format, args...)
-}
-
-// itemBad reports whether item j of the list under key failed to decode.
-func (e entry) itemBad(key string, j int) bool {
-	return e.ei != nil && e.ei.lists[key] != nil && e.ei.lists[key].bad[j]
-}
-
-// addItem reports a problem with item j of the list under key.
-func (e entry) addItem(key string, j int, format string, args ...any) {
-	where := e.line
-	if e.ei != nil {
-		if li := e.ei.lists[key]; li != nil && j < len(li.lines) {
-			where = li.lines[j]
-		}
+	if q != "" && !qualifierRE.MatchString(q) {
+		e.add("qualifier", "invalid qualifier %q (want a version number, $LATEST or an alias of 1-128 letters, digits, '-' or '_')", q)
+		return false
 	}
-	e.p.add(where, fmt.Sprintf("%s.%s[%d]", e.path, key, j), format, args...)
-}
-
-// durValue quotes a duration as written in the file, else formatted.
-func (e entry) durValue(key string, d time.Duration) string {
-	if s, ok := e.ei.src(key); ok {
-		return strconv.Quote(s.raw)
-	}
-	return strconv.Quote(fmtDur(d))
-}
-
-// statuses checks a status filter (nil = all).
-func (e entry) statuses(statuses []string) {
-	if e.bad("statuses") || statuses == nil {
-		return
-	}
-	if len(statuses) == 0 {
-		e.add("statuses", "empty list; omit the key to export all statuses")
-	}
-	first := map[string]int{}
-	for j, s := range statuses {
-		if e.itemBad("statuses", j) {
-			continue
-		}
-		k, dup := first[s]
-		switch {
-		case isStatus(s) && !dup:
-			first[s] = j
-		case len(e.p.list) >= maxProblems: // skip formatting
-			e.p.dropped++
-		case !isStatus(s):
-			e.addItem("statuses", j, "unknown status %q (want one of %s)", s, strings.Join(AllStatuses(), ", "))
-		default:
-			e.addItem("statuses", j, "duplicate status %q (first at statuses[%d])", s, k)
-		}
-	}
-}
-
-// window checks a per-entry window, resolving an unset one to global.
-func (e entry) window(w *time.Duration, global time.Duration) {
-	if e.bad("window") {
-		return
-	}
-	if *w == 0 && !e.set("window") {
-		*w = global
-	} else if *w <= 0 {
-		e.add("window", "must be > 0, got %s", e.durValue("window", *w))
-	}
+	return true
 }
 
 // role checks role_arn and external_id and returns the role's account ("" when
 // there is no valid role) and whether both are valid.
-func (e entry) role(roleARN, externalID string) (account string, ok bool) {
+func (e scope) role(roleARN, externalID string) (account string, ok bool) {
 	ok = !e.bad("role_arn") && !e.bad("external_id")
 	if !e.bad("role_arn") && roleARN != "" {
 		if m := roleARNRE.FindStringSubmatch(roleARN); m != nil {
@@ -538,23 +421,104 @@ func (e entry) role(roleARN, externalID string) (account string, ok bool) {
 	return account, ok
 }
 
-// compatible reports whether two possibly unknown ("") values may be equal.
-func compatible(a, b string) bool {
-	return a == "" || b == "" || a == b
+// statuses checks a status filter (nil = all).
+func (e scope) statuses(statuses []string) {
+	if e.bad("statuses") || statuses == nil {
+		return
+	}
+	if len(statuses) == 0 {
+		e.add("statuses", "empty list; omit the key to export all statuses")
+	}
+	e.items("statuses", "status", statuses, isStatus, "unknown status %q (want one of "+strings.Join(AllStatuses(), ", ")+")")
 }
 
-func (info *fileInfo) topSrc(key string) (src, bool) {
-	if info == nil {
-		return src{}, false
+// items reports the items of the list under key that are not valid (with
+// format, given the item) or repeat an earlier one. Items that failed to
+// decode were reported already.
+func (e scope) items(key, what string, list []string, valid func(string) bool, format string) {
+	first := map[string]int{}
+	for j, item := range list {
+		k, dup := first[item]
+		switch ok := valid(item); {
+		case ok && !dup:
+			first[item] = j
+		case e.bad(index(key, j)):
+		case !ok:
+			e.addItem(key, j, format, item)
+		default:
+			e.addItem(key, j, "duplicate %s %q (first at %s[%d])", what, item, key, k)
+		}
 	}
-	s, ok := info.top[key]
-	return s, ok
 }
 
-func (ei *entryInfo) src(key string) (src, bool) {
-	if ei == nil {
-		return src{}, false
+// positive reports a duration that is not > 0.
+func (s scope) positive(key string, d time.Duration) {
+	if !s.bad(key) && d <= 0 {
+		s.add(key, "must be > 0, got %s", s.dur(key, d))
 	}
-	s, ok := ei.fields[key]
-	return s, ok
+}
+
+// defaulted resolves a zero duration of an unset key to def, else checks
+// that it is > 0.
+func (s scope) defaulted(key string, d *time.Duration, def time.Duration) {
+	if *d == 0 && !s.set(key) && !s.bad(key) {
+		*d = def
+	} else {
+		s.positive(key, *d)
+	}
+}
+
+// key is the path of key.
+func (s scope) key(key string) string { return join(s.path, key) }
+
+// bad reports whether key failed to decode.
+func (s scope) bad(key string) bool { return s.fields[s.key(key)].bad }
+
+// set reports whether key was decoded from the file.
+func (s scope) set(key string) bool {
+	f, ok := s.fields[s.key(key)]
+	return ok && !f.bad
+}
+
+// lineOf is the line of key's value, else the line of the scope.
+func (s scope) lineOf(key string) int {
+	if s.set(key) {
+		return s.fields[s.key(key)].val.Line
+	}
+	return s.line
+}
+
+// keyLine is the line of key itself, 0 if it is not in the file.
+func (s scope) keyLine(key string) int {
+	if f := s.fields[s.key(key)]; f.key != nil {
+		return f.key.Line
+	}
+	return 0
+}
+
+// raw is the value of key as written.
+func (s scope) raw(key string) string { return resolve(s.fields[s.key(key)].val).Value }
+
+// dur quotes the duration under key as written, else d formatted.
+func (s scope) dur(key string, d time.Duration) string {
+	if s.set(key) {
+		return strconv.Quote(s.raw(key))
+	}
+	return strconv.Quote(fmtDur(d))
+}
+
+// add reports a problem with the value of key.
+func (s scope) add(key, format string, args ...any) {
+	s.p.add(s.lineOf(key), s.key(key), format, args...)
+}
+
+// addItem reports a problem with item j of the list under key.
+func (s scope) addItem(key string, j int, format string, args ...any) {
+	line := s.line
+	if s.set(key) {
+		if items := resolve(s.fields[s.key(key)].val).Content; j < len(items) {
+			line = items[j].Line
+		}
+	}
+	s.p.add(line, index(s.key(key), j), format, args...)
 }

@@ -1,0 +1,80 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestUnknownNestedKeys checks that decoding is strict at every depth: a
+// misspelled key is an error naming the key and its line whether it is at
+// the top level, in an entry of functions or discovery (block or flow
+// style, written out or through an alias), or next to other problems.
+// (yaml.v3 forgets KnownFields inside custom unmarshalers, go-yaml/yaml#460,
+// so this is not a given.) The only other mapping, tags, takes any key.
+func TestUnknownNestedKeys(t *testing.T) {
+	for _, tt := range []struct{ name, in, want string }{
+		{"top level", "functions:\n  - name: a\nwindw: 1h\n",
+			`line 3: unknown key "windw"`},
+		{"function entry", "functions:\n  - name: a\n    statuss: [FAILED]\n",
+			`line 3: functions[0]: unknown key "statuss"`},
+		{"second function entry", "functions:\n  - name: a\n  - name: b\n    role: arn:aws:iam::123456789012:role/r\n",
+			`line 4: functions[1]: unknown key "role"`},
+		{"function entry, flow style", "functions: [{name: a, Window: 1h}]\n",
+			`line 1: functions[0]: unknown key "Window"`},
+		{"discovery entry", "discovery:\n  - regions: [us-east-1]\n    tag: {team: a}\n",
+			`line 3: discovery[0]: unknown key "tag"`},
+		{"discovery entry, flow style", "discovery: [{regions: [us-east-1], refesh: 5m}]\n",
+			`line 1: discovery[0]: unknown key "refesh"`},
+		{"key of the other list", "discovery:\n  - regions: [us-east-1]\n    name: a\n",
+			`line 3: discovery[0]: unknown key "name"`},
+		{"derived field name", "functions:\n  - name: a\n    function_name: a\n",
+			`line 3: functions[0]: unknown key "function_name"`},
+		{"merge key", "functions:\n  - name: a\n    <<: {window: 1h}\n",
+			`line 3: functions[0]: unknown key "<<"`},
+		{"aliased entry", "functions:\n  - &f {name: a, qualifer: \"3\"}\ndiscovery:\n  - regions: [us-east-1]\n    extra: *f\n",
+			"line 2: functions[0]: unknown key \"qualifer\"\nline 5: discovery[0]: unknown key \"extra\""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.in))
+			if err == nil || c != nil {
+				t.Fatalf("Parse(%q) = %+v, %v; want error %q", tt.in, c, err, tt.want)
+			}
+			if got := err.Error(); got != tt.want {
+				t.Errorf("Parse(%q) error\n got: %s\nwant: %s", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestUnknownNestedKeysAllReported(t *testing.T) {
+	in := `intervl: 1m
+discovery:
+  - &b {regions: [us-east-1], statuses: [FAILED], nme_pattern: ^a}
+  - regions: [eu-west-1]
+    tags: {anything: goes}
+    qualifer: live
+functions:
+  - name: a
+    windw: 1h
+    window: 0s
+  - *b
+`
+	want := []string{
+		`line 1: unknown key "intervl"`,
+		`line 3: discovery[0]: unknown key "nme_pattern"`,
+		`line 3: functions[1]: unknown key "regions"`,
+		`line 3: functions[1]: unknown key "nme_pattern"`,
+		`line 6: discovery[1]: unknown key "qualifer"`,
+		`line 9: functions[0]: unknown key "windw"`,
+		`line 10: functions[0].window: must be > 0, got "0s"`,
+		`line 11: functions[1]: missing required key "name"`,
+	}
+	_, err := Parse([]byte(in))
+	if err == nil {
+		t.Fatal("Parse succeeded, want errors")
+	}
+	if got := strings.Split(err.Error(), "\n"); !reflect.DeepEqual(got, want) {
+		t.Errorf("errors\n got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
