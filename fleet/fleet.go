@@ -106,6 +106,8 @@ func (m *Metrics) Collectors() []prometheus.Collector {
 type update struct {
 	cfg  *config.Config
 	done chan struct{}
+	// or the default credentials' account, "" when STS did not say:
+	account *string
 	// or a discovery result:
 	source string
 	specs  []poller.Spec
@@ -120,7 +122,8 @@ func New(o Options, m *Metrics) *Fleet {
 }
 
 // Reload hands a new, valid configuration to Run and waits until its
-// targets are applied.
+// targets are applied. It never waits on the network: an account that must
+// be asked of STS is resolved in the background.
 func (f *Fleet) Reload(ctx context.Context, c *config.Config) {
 	done := make(chan struct{})
 	select {
@@ -135,10 +138,17 @@ func (f *Fleet) Reload(ctx context.Context, c *config.Config) {
 }
 
 // Run applies configurations and discovery results until ctx ends.
+//
+// Functions given by bare name get the default credentials' account in
+// their account_id label unless the configuration sets account_id. It is
+// asked of STS in the background: the first targets wait for the answer
+// (the exporter is not ready until then), reloads never do.
 func (f *Fleet) Run(ctx context.Context, first *config.Config) {
 	var (
 		cfg        *config.Config
 		account    string // the default credentials' account
+		resolving  bool   // an STS call for it is under way
+		waiting    bool   // the first targets wait for that call
 		discovered = map[string][]poller.Spec{}
 		cancelDisc context.CancelFunc
 		gen        int
@@ -150,17 +160,8 @@ func (f *Fleet) Run(ctx context.Context, first *config.Config) {
 		f.metrics.targets.Set(float64(len(specs)))
 		f.o.Manager.Apply(ctx, settingsOf(cfg), specs)
 	}
-	load := func(c *config.Config) {
-		prev := cfg
-		cfg = c
-		if o := settingsOf(c).Pool; finders == nil || o != poolOpts {
-			finders, poolOpts = f.o.Connect(o), o
-		}
-		if c.AccountID != "" {
-			account = c.AccountID
-		} else if prev == nil || account == "" {
-			account = f.callerAccount(ctx, finders)
-		}
+	// start (re)starts discovery and applies the targets of cfg.
+	start := func() {
 		if cancelDisc != nil {
 			cancelDisc()
 		}
@@ -170,7 +171,7 @@ func (f *Fleet) Run(ctx context.Context, first *config.Config) {
 		// Keep the results of discovery entries that stay, so their
 		// functions keep their state across the reload.
 		keep := map[string]bool{}
-		for i, d := range c.Discovery {
+		for i, d := range cfg.Discovery {
 			for _, region := range d.Regions {
 				src := sourceKey(d, region)
 				keep[src] = true
@@ -186,6 +187,29 @@ func (f *Fleet) Run(ctx context.Context, first *config.Config) {
 		f.metrics.discovered.Reset()
 		apply()
 	}
+	load := func(c *config.Config) {
+		firstLoad := cfg == nil
+		cfg = c
+		if o := settingsOf(c).Pool; finders == nil || o != poolOpts {
+			finders, poolOpts = f.o.Connect(o), o
+		}
+		if c.AccountID != "" {
+			account = c.AccountID
+		} else if account == "" && !resolving {
+			resolving = true
+			go func(finders FinderFunc) {
+				acct := f.callerAccount(ctx, finders)
+				select {
+				case f.updates <- update{account: &acct}:
+				case <-ctx.Done():
+				}
+			}(finders)
+			waiting = waiting || firstLoad
+		}
+		if !waiting {
+			start()
+		}
+	}
 	load(first)
 	for {
 		select {
@@ -195,18 +219,25 @@ func (f *Fleet) Run(ctx context.Context, first *config.Config) {
 			}
 			return
 		case u := <-f.updates:
-			if u.cfg != nil {
+			switch {
+			case u.cfg != nil:
 				load(u.cfg)
 				close(u.done)
-				continue
-			}
-			if u.gen != gen {
-				continue // from a configuration that was replaced
-			}
-			if u.err != nil {
-				continue // keep the last known set
-			}
-			if !slices.EqualFunc(discovered[u.source], u.specs, specEq) {
+			case u.account != nil:
+				resolving = false
+				learnt := *u.account != "" && cfg.AccountID == ""
+				if learnt {
+					account = *u.account
+				}
+				if waiting || learnt {
+					waiting = false
+					start()
+				}
+			case u.gen != gen:
+				// from a configuration that was replaced
+			case u.err != nil:
+				// keep the last known set
+			case !slices.EqualFunc(discovered[u.source], u.specs, specEq):
 				discovered[u.source] = u.specs
 				apply()
 			}

@@ -79,6 +79,7 @@ type world struct {
 	w    *lambdasim.World
 	pool *scrape.Pool
 	fail func(op string) bool // inject failures
+	hold chan struct{}        // when set, STS GetCallerIdentity waits for it to close
 	mu   sync.Mutex
 }
 
@@ -87,8 +88,11 @@ func newWorld(t *testing.T) *world {
 	wd := &world{}
 	wd.w = lambdasim.NewWorld(lambdasim.WorldOptions{Intercept: func(r lambdasim.Request) *lambdasim.Fault {
 		wd.mu.Lock()
-		f := wd.fail
+		f, hold := wd.fail, wd.hold
 		wd.mu.Unlock()
+		if hold != nil && r.Op == lambdasim.OpGetCallerIdentity {
+			<-hold
+		}
 		if f != nil && f(r.Op) {
 			return &lambdasim.Fault{Status: 500, ErrorType: "ServiceException"}
 		}
@@ -264,4 +268,43 @@ func TestReloadKeepsDiscoveredTargets(t *testing.T) {
 	if got := rec.keys(); !slices.Contains(got, want[0]) {
 		t.Fatalf("right after the reload the discovered target is gone: %v", got)
 	}
+}
+
+// TestSlowSTSNeverBlocksReloads: with account_id unset the default account
+// comes from STS. While STS does not answer, the exporter applies no
+// targets (so it is not ready), and reloads return at once instead of
+// waiting on STS; when it answers, the targets carry its account.
+func TestSlowSTSNeverBlocksReloads(t *testing.T) {
+	wd := newWorld(t)
+	wd.w.Partition(acctA, "us-east-1").AddFunction("billing", []string{"$LATEST"}, nil)
+	hold := make(chan struct{})
+	wd.mu.Lock()
+	wd.hold = hold
+	wd.mu.Unlock()
+	defer func() {
+		select {
+		case <-hold:
+		default:
+			close(hold)
+		}
+	}()
+	yaml := "region: us-east-1\nfunctions:\n  - name: billing\n"
+	rec, f, _, _ := startFleet(t, wd, parse(t, yaml), shard.All)
+	for i := 0; i < 3; i++ {
+		reloaded := make(chan struct{})
+		go func() { defer close(reloaded); f.Reload(context.Background(), parse(t, yaml)) }()
+		select {
+		case <-reloaded:
+		case <-time.After(10 * time.Second): // a guard, not a timing assertion
+			t.Fatal("a reload waited on STS")
+		}
+	}
+	rec.mu.Lock()
+	n := rec.n
+	rec.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d target sets applied before the account was known", n)
+	}
+	close(hold)
+	rec.waitFor(t, []string{Key(acctA, "us-east-1", "billing", "")})
 }

@@ -221,7 +221,7 @@ discovery:
 		problems = append(problems, diffs...)
 		return len(problems) == 0
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for !compare() && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -235,10 +235,13 @@ discovery:
 
 func waitUntil(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	// A guard against a hang, not a timing assertion: 33 targets in each
+	// of four exporters at a 200ms interval take a while under -race on a
+	// busy machine.
+	deadline := time.Now().Add(90 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 20s")
+			t.Fatal("condition not met within 90s")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -128,6 +128,7 @@ type Manager struct {
 	applyMu sync.Mutex
 	mu      sync.Mutex
 	order   []*target // config order, for stable output
+	applied bool      // Apply was called: the target set is known
 	wg      sync.WaitGroup
 
 	// Owned by Apply (under applyMu).
@@ -213,7 +214,7 @@ func (m *Manager) Apply(ctx context.Context, s Settings, specs []Spec) {
 	// Removed targets leave the output at once; restarted ones serve their
 	// last snapshot until they run again.
 	m.mu.Lock()
-	m.order = order
+	m.order, m.applied = order, true
 	m.mu.Unlock()
 
 	for _, t := range stop {
@@ -246,11 +247,18 @@ func (m *Manager) Snapshots() []*snapshot.Snapshot {
 	return out
 }
 
-// Ready reports whether every target has polled successfully once, or the
-// ready timeout has passed since the manager started.
+// Ready reports whether the targets are known and every one has polled
+// successfully once, or the ready timeout has passed since the manager
+// started.
 func (m *Manager) Ready() bool {
 	if m.clock.Now().Sub(m.started) >= readyTimeout {
 		return true
+	}
+	m.mu.Lock()
+	applied := m.applied
+	m.mu.Unlock()
+	if !applied {
+		return false
 	}
 	for _, s := range m.Snapshots() {
 		if !s.Primed {

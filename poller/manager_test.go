@@ -79,13 +79,17 @@ func (failingSource) Get(context.Context, string) (scrape.Execution, error) {
 	return scrape.Execution{}, errors.New("access denied")
 }
 
-// TestReadyAfterTimeout: a target that never polls successfully keeps the
-// exporter unready for five minutes, not forever.
+// TestReadyAfterTimeout: before the targets are known (an STS call for the
+// account still under way) the exporter is not ready; a target that never
+// polls successfully keeps it unready for five minutes, not forever.
 func TestReadyAfterTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := NewManager(Options{Connect: func(scrape.PoolOptions) SourceFunc { return func(Spec) Source { return failingSource{} } }})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer func() { cancel(); m.Wait() }()
+		if m.Ready() {
+			t.Fatal("ready before the targets are known")
+		}
 		m.Apply(ctx, Settings{Interval: 15 * time.Second, Overlap: time.Minute}, []Spec{quietSpec("broken")})
 		time.Sleep(readyTimeout - time.Second)
 		if m.Ready() {
