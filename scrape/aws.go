@@ -141,11 +141,15 @@ func (g *gate) pause(d time.Duration) {
 }
 
 // transport rate-limits and counts every HTTP attempt the SDK makes,
-// retries included.
+// retries included; it caps the size of every answer's body (maxBody < 0:
+// no cap) and reads the service's clock from its Date header.
 type transport struct {
 	next    aws.HTTPClient
 	limiter *accountLimiter
 	metrics *Metrics
+	maxBody int64
+	clock   *serverClock
+	local   Clock
 }
 
 func (t *transport) Do(r *http.Request) (*http.Response, error) {
@@ -157,6 +161,10 @@ func (t *transport) Do(r *http.Request) (*http.Response, error) {
 		}
 	}
 	resp, err := t.next.Do(r)
+	if err == nil {
+		t.clock.observe(resp.Header, t.local.Now())
+		capBody(resp, t.maxBody)
+	}
 	outcome := OutcomeSuccess
 	switch {
 	case err != nil:
@@ -244,7 +252,30 @@ type PoolOptions struct {
 	// Dialer, when set, opens every connection instead of the network: an
 	// in-process API for tests (lambdasim.Pipe).
 	Dialer Dialer
+	// MaxResponseBytes caps the body of every answer (0 = the default,
+	// DefaultMaxResponseBytes, 16 MiB; < 0 = no cap). A body over the cap
+	// fails its request with ErrResponseTooLarge as soon as the cap is
+	// reached (at once when its Content-Length says so), without reading
+	// the rest into memory or off the network. A full page of 1000
+	// executions is about 0.5 MB.
+	MaxResponseBytes int64
+	// Clock is the local clock that Client.ServerOffset is measured
+	// against (nil = time.Now): the offset is the service's clock minus
+	// this one. A program whose own clock is not time.Now (a test on a fake
+	// clock) must give it here, or the offset mixes the two clocks. Its
+	// dynamic type must be comparable (a pointer, say): PoolOptions values
+	// are compared with ==.
+	Clock Clock
 }
+
+// Clock is a source of the local time.
+type Clock interface {
+	Now() time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
 
 // Dialer opens connections; *net.Dialer and lambdasim.Pipe implement it.
 type Dialer interface {
@@ -278,17 +309,26 @@ func NewPool(base aws.Config, o PoolOptions) *Pool {
 	if o.HTTPTimeout <= 0 {
 		o.HTTPTimeout = 30 * time.Second
 	}
+	if o.MaxResponseBytes == 0 {
+		o.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if o.Clock == nil {
+		o.Clock = systemClock{}
+	}
 	return &Pool{base: base, opts: o, limiters: NewLimiters(o.Limits),
 		clients: make(map[string]*Client), creds: make(map[string]aws.CredentialsProvider)}
 }
 
 // transport is the instrumented, rate-limited HTTP client of an account
-// and region.
+// and region, with a clock of its own.
 func (p *Pool) transport(a Access) *transport {
 	return &transport{
 		next:    p.httpClient(),
 		limiter: p.limiters.get(a.Budget()),
 		metrics: p.opts.Metrics,
+		maxBody: p.opts.MaxResponseBytes,
+		clock:   &serverClock{},
+		local:   p.opts.Clock,
 	}
 }
 
@@ -331,8 +371,10 @@ func (p *Pool) Client(a Access) *Client {
 			lo.BaseEndpoint = aws.String(p.opts.Endpoint)
 		}
 		lo.Retryer = p.retryer()
+		lo.APIOptions = append(lo.APIOptions, addAnswerChecks)
 	})
 	c = NewClient(api, p.opts.PageSize)
+	c.clock = tr.clock
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if prev, ok := p.clients[key]; ok {

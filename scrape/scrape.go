@@ -1,8 +1,11 @@
 // Package scrape owns every conversation with AWS Lambda. It pages through
 // ListDurableExecutionsByFunction with the SDK's paginator, reads single
-// executions with GetDurableExecution, and converts the SDK's pointer types
-// into plain domain values once. Nothing outside this package imports the
-// Lambda SDK.
+// executions with GetDurableExecution, and converts what the API sends into
+// plain domain values once. It checks every answer itself, below the SDK's
+// deserializer (see answers.go): a 200 that is no answer at all is an
+// error, one unreadable item is not; it caps the size of every answer, and
+// reads the service's clock from their Date headers. Nothing outside this
+// package imports the Lambda SDK.
 package scrape
 
 import (
@@ -24,16 +27,19 @@ const (
 	OpGet  = durable.GetOperation
 )
 
-// MaxPages bounds one listing: at 1000 items a page it is ten million
-// executions. A NextMarker chain longer than that is taken as a service fault.
+// MaxPages bounds one listing unless Query.MaxPages says otherwise: at 1000
+// items a page it is ten million executions. A NextMarker chain longer than
+// that is taken as a service fault.
 const MaxPages = 10000
 
 // ErrRepeatedMarker reports a listing whose NextMarker came back a second
 // time: following it would loop, stopping silently could lose executions.
 var ErrRepeatedMarker = errors.New("NextMarker repeated")
 
-// ErrTooManyPages reports a listing that did not end within MaxPages.
-var ErrTooManyPages = fmt.Errorf("listing did not end within %d pages", MaxPages)
+// ErrTooManyPages reports a listing that did not end within its page limit
+// (Query.MaxPages, default MaxPages): the last page fetched still had a
+// NextMarker.
+var ErrTooManyPages = errors.New("listing did not end within the page limit")
 
 // ErrNotFound reports an execution the API no longer knows.
 var ErrNotFound = errors.New("durable execution not found")
@@ -47,6 +53,11 @@ type Execution struct {
 	Status      durable.Status
 	RawStatus   string // the API's spelling, kept for Unknown statuses
 	Start, End  int64
+	// Malformed, when not "", says why a listed item could not be read, e.g.
+	// "StartTimestamp: not a number" (several reasons are joined by "; ").
+	// Such an item does not fail its page; of its fields only ARN, Name and
+	// FunctionARN are set, those that could be read. Get never returns one.
+	Malformed string
 }
 
 // Query selects the executions of one listing.
@@ -60,6 +71,10 @@ type Query struct {
 	// ReverseOrder is passed on as is; the API documents its meaning both
 	// ways, so nothing may depend on the order of results.
 	ReverseOrder bool
+	// MaxPages bounds the listing (0 = the package's MaxPages): when the
+	// last page it allows still has a NextMarker, List fails with
+	// ErrTooManyPages rather than fetch more.
+	MaxPages int
 }
 
 // API is the part of the Lambda SDK client that the exporter uses.
@@ -72,6 +87,7 @@ type API interface {
 type Client struct {
 	api      API
 	pageSize int32
+	clock    *serverClock // nil unless made by a Pool
 }
 
 // NewClient wraps an SDK client; pageSize is MaxItems for every page (1..1000).
@@ -84,9 +100,18 @@ func NewClient(api API, pageSize int) *Client {
 
 // List pages through every execution that matches q, following NextMarker
 // until the end, and calls visit for each item in the order received. It
-// returns how many pages it fetched. A repeated NextMarker or a chain longer
-// than MaxPages is an error: the caller must not trust a partial listing.
+// returns how many pages it fetched. A repeated NextMarker, a chain longer
+// than q.MaxPages, or a page that is not one (ErrMalformedResponse) is an
+// error: the caller must not trust a partial listing. A single item that
+// cannot be read is handed to visit with Execution.Malformed set (clients
+// of a Pool; see answers.go). When the context ends the listing, the error
+// also says why the last attempt before that failed, if one did.
 func (c *Client) List(ctx context.Context, q Query, visit func(Execution)) (int, error) {
+	ctx, attempts := withAttemptLog(ctx)
+	limit := q.MaxPages
+	if limit <= 0 {
+		limit = MaxPages
+	}
 	in := &lambda.ListDurableExecutionsByFunctionInput{
 		FunctionName: aws.String(q.FunctionName),
 		MaxItems:     c.pageSize,
@@ -116,18 +141,24 @@ func (c *Client) List(ctx context.Context, q Query, visit func(Execution)) (int,
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return pages, fmt.Errorf("list %s page %d: %w", q.FunctionName, pages+1, err)
+			return pages, fmt.Errorf("list %s page %d: %w", q.FunctionName, pages+1, attempts.annotate(err))
 		}
 		pages++
-		for i := range out.DurableExecutions {
-			visit(fromSummary(&out.DurableExecutions[i]))
+		if items, ok := pageItems(out.ResultMetadata); ok {
+			for _, e := range items {
+				visit(e)
+			}
+		} else {
+			for i := range out.DurableExecutions {
+				visit(fromSummary(&out.DurableExecutions[i]))
+			}
 		}
 		if m := aws.ToString(out.NextMarker); m != "" {
 			if _, dup := seen[m]; dup {
 				return pages, fmt.Errorf("list %s page %d: %w", q.FunctionName, pages, ErrRepeatedMarker)
 			}
-			if pages >= MaxPages {
-				return pages, fmt.Errorf("list %s: %w", q.FunctionName, ErrTooManyPages)
+			if pages >= limit {
+				return pages, fmt.Errorf("list %s: %w (%d pages)", q.FunctionName, ErrTooManyPages, limit)
 			}
 			seen[m] = struct{}{}
 		}
@@ -136,8 +167,12 @@ func (c *Client) List(ctx context.Context, q Query, visit func(Execution)) (int,
 }
 
 // Get reads one execution without its payloads (IncludeExecutionData=false:
-// they can be megabytes). An execution the API does not know is ErrNotFound.
+// they can be megabytes). An execution the API does not know is ErrNotFound;
+// an answer without the execution's ARN and status is ErrMalformedResponse
+// (clients of a Pool). When the context ends the call, the error also says
+// why the last attempt before that failed, if one did.
 func (c *Client) Get(ctx context.Context, arn string) (Execution, error) {
+	ctx, attempts := withAttemptLog(ctx)
 	out, err := c.api.GetDurableExecution(ctx, &lambda.GetDurableExecutionInput{
 		DurableExecutionArn:  aws.String(arn),
 		IncludeExecutionData: aws.Bool(false),
@@ -147,7 +182,7 @@ func (c *Client) Get(ctx context.Context, arn string) (Execution, error) {
 		if errors.As(err, &nf) {
 			return Execution{}, fmt.Errorf("get %s: %w", arn, ErrNotFound)
 		}
-		return Execution{}, fmt.Errorf("get %s: %w", arn, err)
+		return Execution{}, fmt.Errorf("get %s: %w", arn, attempts.annotate(err))
 	}
 	e := Execution{
 		ARN:         aws.ToString(out.DurableExecutionArn),
@@ -162,6 +197,20 @@ func (c *Client) Get(ctx context.Context, arn string) (Execution, error) {
 		e.ARN = arn
 	}
 	return e, nil
+}
+
+// ServerOffset returns the service's clock minus the local clock
+// (PoolOptions.Clock, default time.Now), as the Date headers of this
+// client's recent answers tell it (any status, retries included; see
+// serverClock for the estimate). Date has whole seconds, so the offset is
+// good to about a second, and rather too low than too high. ok is false
+// until an answer with a Date arrived, and always for a client not made by
+// a Pool. The service's time is the local clock's plus the offset.
+func (c *Client) ServerOffset() (offset time.Duration, ok bool) {
+	if c.clock == nil {
+		return 0, false
+	}
+	return c.clock.offset()
 }
 
 func fromSummary(s *types.Execution) Execution {

@@ -28,6 +28,9 @@
 //     for ResourceNotFoundException and ServiceException; the SDK accepts
 //     either casing) and "Reason" for throttles. TooManyRequestsException
 //     takes RetryAfterSeconds from the Retry-After header.
+//   - Every answer is dated (the Date header) by the simulator's clock, not
+//     the real one, so a fake or skewed Options.Now models a service whose
+//     clock differs from the client's.
 //
 // Behaviour the real service documents ambiguously is selectable (see
 // [Options]) so that clients can be tested against every reading.

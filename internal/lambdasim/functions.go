@@ -81,7 +81,7 @@ type functionConfiguration struct {
 	CodeSha256       string
 	Version          string
 	TracingConfig    tracingConfig
-	RevisionId       string
+	RevisionID       string `json:"RevisionId"`
 	PackageType      string
 	Architectures    []string
 	EphemeralStorage ephemeralStorage
@@ -114,13 +114,13 @@ func validationError(format string, a ...any) *apiError {
 // every version, $LATEST first then ascending, with qualified ARNs), at most
 // 50 per page, with an opaque NextMarker.
 func (s *Server) listFunctions(v url.Values) (any, *apiError) {
-	max := maxFunctionsPage
+	pageSize := maxFunctionsPage
 	if m, ok := v["MaxItems"]; ok {
 		n, err := strconv.Atoi(m[0])
 		if err != nil || n < 1 || n > maxFunctionsMaxItems {
 			return nil, validationError("1 validation error detected: Value '%s' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and %d", m[0], maxFunctionsMaxItems)
 		}
-		max = min(n, maxFunctionsPage)
+		pageSize = min(n, maxFunctionsPage)
 	}
 	all := false
 	switch fv := v.Get("FunctionVersion"); fv {
@@ -160,7 +160,7 @@ func (s *Server) listFunctions(v url.Values) (any, *apiError) {
 	if after != nil {
 		start, _ = slices.BinarySearch(names, after.name)
 	}
-	resp := listFunctionsResponse{Functions: make([]functionConfiguration, 0, min(max, len(names)))}
+	resp := listFunctionsResponse{Functions: make([]functionConfiguration, 0, min(pageSize, len(names)))}
 	for _, name := range names[start:] {
 		f := s.funcs[name]
 		versions := []string{"$LATEST"}
@@ -171,8 +171,8 @@ func (s *Server) listFunctions(v url.Values) (any, *apiError) {
 			if after != nil && name == after.name && compareVersions(ver, after.version) <= 0 {
 				continue
 			}
-			if len(resp.Functions) == max {
-				last := resp.Functions[max-1]
+			if len(resp.Functions) == pageSize {
+				last := resp.Functions[pageSize-1]
 				resp.NextMarker = encodeFunctionMarker(last.FunctionName, last.Version)
 				return resp, nil
 			}
@@ -204,7 +204,7 @@ func (s *Server) configuration(f *function, version string, qualified bool) func
 		CodeSha256:       base64.StdEncoding.EncodeToString(sum[:]),
 		Version:          version,
 		TracingConfig:    tracingConfig{Mode: "PassThrough"},
-		RevisionId:       executionID(binary.BigEndian.Uint64(sum[8:16])),
+		RevisionID:       executionID(binary.BigEndian.Uint64(sum[8:16])),
 		PackageType:      "Zip",
 		Architectures:    []string{"x86_64"},
 		EphemeralStorage: ephemeralStorage{Size: 512},

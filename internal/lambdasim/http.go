@@ -49,8 +49,9 @@ func resourceNotFound(format string, a ...any) *apiError {
 // ListFunctions. Every request must carry a SigV4 Authorization header
 // whose credential scope names the simulator's region and the service
 // "lambda" (the signature itself is not verified); otherwise the answer is
-// 403.
+// 403. Every answer is dated (the Date header) by Options.Now.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	setDate(w, s.now())
 	op, label, ok := route(r)
 	if !ok {
 		writeResponse(w, errorResponse(&apiError{
@@ -94,10 +95,10 @@ func (s *Server) intercept(op, label string, query url.Values, n int) *Fault {
 }
 
 // preempt applies the Delay of f and answers the request if f replaces the
-// normal answer (Reset, Status or Body), reporting whether it did. It also
-// reports true when the client went away during the delay.
+// normal answer (Reset, Status, Body or BodySize), reporting whether it did.
+// It also reports true when the client went away during the delay.
 func (s *Server) preempt(w http.ResponseWriter, r *http.Request, f *Fault, reqID string) bool {
-	return applyFault(w, r, f, lambdaProtocol{}, reqID)
+	return applyFault(w, r, f, lambdaProtocol{}, reqID, s.now)
 }
 
 // serve builds the normal answer, rate limits included.
@@ -227,14 +228,14 @@ func (s *Server) throttle(op string) *apiError {
 func faultError(f *Fault) *apiError {
 	e := &apiError{status: f.Status, code: f.ErrorType, reason: f.Reason, retryAfter: f.RetryAfter}
 	if e.code == "" {
-		switch {
-		case f.Status == http.StatusBadRequest:
+		switch f.Status {
+		case http.StatusBadRequest:
 			e.code = "InvalidParameterValueException"
-		case f.Status == http.StatusForbidden:
+		case http.StatusForbidden:
 			e.code = "AccessDeniedException"
-		case f.Status == http.StatusNotFound:
+		case http.StatusNotFound:
 			e.code = "ResourceNotFoundException"
-		case f.Status == http.StatusTooManyRequests:
+		case http.StatusTooManyRequests:
 			e.code = "TooManyRequestsException"
 		default:
 			e.code = "ServiceException"
@@ -305,6 +306,12 @@ func writeResponse(w http.ResponseWriter, r *response) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(r.body)))
 	w.WriteHeader(r.status)
 	_, _ = w.Write(r.body)
+}
+
+// setDate dates an answer with the simulator's clock. net/http adds a Date
+// from the real clock only when the handler did not set one.
+func setDate(w http.ResponseWriter, now time.Time) {
+	w.Header().Set("Date", now.UTC().Format(http.TimeFormat))
 }
 
 // resetConnection closes the client connection without an answer.

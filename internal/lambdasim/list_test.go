@@ -489,7 +489,7 @@ func TestVisibilityDelay(t *testing.T) {
 func TestAddRawItems(t *testing.T) {
 	h := newHarness(t, lambdasim.Options{})
 	h.sim.AddFunction("f", []string{"1", "2"}, nil)
-	real := h.sim.Start("f", "1", "real", t0)
+	realARN := h.sim.Start("f", "1", "real", t0)
 	h.sim.AddRaw("f", map[string]any{ // no StartTimestamp, unknown status
 		"DurableExecutionArn":  "arn:aws:lambda:us-east-1:123456789012:function:f:1/durable-execution/nostart/x",
 		"DurableExecutionName": "nostart",
@@ -540,7 +540,7 @@ func TestAddRawItems(t *testing.T) {
 	if got := fmt.Sprint(names(after)); got != "[real weird]" {
 		t.Fatalf("time filter %s", got)
 	}
-	if ex := h.sim.Executions("f"); len(ex) != 1 || ex[0].ARN != real {
+	if ex := h.sim.Executions("f"); len(ex) != 1 || ex[0].ARN != realARN {
 		t.Fatalf("Executions includes raw items: %+v", ex)
 	}
 	// Get serves a raw item with an ARN verbatim.
@@ -672,7 +672,7 @@ func rawDo(t *testing.T, url, auth string, wantStatus int) (http.Header, []byte)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,7 @@ type Pipe struct {
 	srv   *http.Server
 }
 
-// URL is the endpoint to give the SDK; any host would do.
+// PipeURL is the endpoint to give the SDK; any host would do.
 const PipeURL = "http://lambdasim.pipe"
 
 // NewPipe starts serving h; Close stops it.

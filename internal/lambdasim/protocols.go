@@ -1,10 +1,14 @@
 package lambdasim
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"encoding/xml"
+	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 )
 
@@ -98,7 +102,7 @@ type stsErrorResponse struct {
 		Code    string
 		Message string
 	}
-	RequestId string
+	RequestID string `xml:"RequestId"`
 }
 
 func (p stsProtocol) errorResponse(e *apiError, reqID string) *response {
@@ -111,7 +115,7 @@ func (p stsProtocol) errorResponse(e *apiError, reqID string) *response {
 	if e.status >= 500 {
 		body.Error.Type = "Receiver"
 	}
-	body.Error.Code, body.Error.Message, body.RequestId = e.code, e.message, reqID
+	body.Error.Code, body.Error.Message, body.RequestID = e.code, e.message, reqID
 	b, _ := xml.Marshal(body)
 	return &response{status: e.status, header: h, body: b}
 }
@@ -140,9 +144,10 @@ func (stsProtocol) faultError(f *Fault) *apiError {
 }
 
 // applyFault applies the Delay of f and answers the request in protocol p
-// if f replaces the normal answer (Reset, Status or Body), reporting whether
-// it did. It also reports true when the client went away during the delay.
-func applyFault(w http.ResponseWriter, r *http.Request, f *Fault, p protocol, reqID string) bool {
+// if f replaces the normal answer (Reset, Status, Body or BodySize),
+// reporting whether it did. It also reports true when the client went away
+// during the delay. An answer after a delay is dated anew with now.
+func applyFault(w http.ResponseWriter, r *http.Request, f *Fault, p protocol, reqID string, now func() time.Time) bool {
 	if f.Delay > 0 {
 		t := time.NewTimer(f.Delay)
 		select {
@@ -151,18 +156,63 @@ func applyFault(w http.ResponseWriter, r *http.Request, f *Fault, p protocol, re
 			t.Stop()
 			return true
 		}
+		setDate(w, now())
 	}
 	switch {
 	case f.Reset:
 		resetConnection(w)
+	case f.Status != 0 && f.Body != nil:
+		h := p.header(reqID)
+		h.Set("Content-Type", cmp.Or(f.ContentType, "application/json"))
+		if f.RetryAfter != "" {
+			h.Set("Retry-After", f.RetryAfter)
+		}
+		writeResponse(w, &response{status: f.Status, header: h, body: f.Body})
 	case f.Status != 0:
 		writeResponse(w, p.errorResponse(p.faultError(f), reqID))
 	case f.Body != nil:
-		writeResponse(w, &response{status: http.StatusOK, header: p.header(reqID), body: f.Body})
+		h := p.header(reqID)
+		if f.ContentType != "" {
+			h.Set("Content-Type", f.ContentType)
+		}
+		writeResponse(w, &response{status: http.StatusOK, header: h, body: f.Body})
+	case f.BodySize > 0:
+		writeBigPage(w, p.header(reqID), f.BodySize, f.Chunked)
 	default:
 		return false
 	}
 	return true
+}
+
+// writeBigPage answers 200 with {"DurableExecutions":[],"Padding":"xxx…"}
+// of exactly size bytes (at least the 37 of an empty padding), generated
+// while it is written.
+func writeBigPage(w http.ResponseWriter, h http.Header, size int64, chunked bool) {
+	const head, tail = `{"DurableExecutions":[],"Padding":"`, `"}`
+	size = max(size, int64(len(head)+len(tail)))
+	for k, v := range h {
+		w.Header()[k] = v
+	}
+	if !chunked {
+		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+	}
+	w.WriteHeader(http.StatusOK)
+	if chunked {
+		// Send the header now, so net/http cannot compute a length itself.
+		_ = http.NewResponseController(w).Flush()
+	}
+	if _, err := io.WriteString(w, head); err != nil {
+		return
+	}
+	pad := bytes.Repeat([]byte{'x'}, 32<<10)
+	for left := size - int64(len(head)+len(tail)); left > 0; {
+		n := min(left, int64(len(pad)))
+		if _, err := w.Write(pad[:n]); err != nil {
+			return // the client went away
+		}
+		left -= n
+	}
+	_, _ = io.WriteString(w, tail)
 }
 
 // handle serves one already authenticated request of a World-only
@@ -178,7 +228,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, p protocol, op s
 		}
 		f = s.opts.Intercept(Request{Op: op, Account: s.opts.AccountID, Region: s.opts.Region, Query: q, N: n})
 	}
-	if f != nil && applyFault(w, r, f, p, reqID) {
+	if f != nil && applyFault(w, r, f, p, reqID, s.now) {
 		return
 	}
 	resp := serve(reqID)

@@ -61,8 +61,10 @@ type Options struct {
 	// us-east-1 and 123456789012.
 	Region, AccountID string
 
-	// Now is the clock, used for visibility and rate limiting. Default
-	// time.Now; tests use a fake clock.
+	// Now is the clock, used for visibility, rate limiting and the Date
+	// header of every answer (so a skewed clock models a service whose
+	// clock differs from the client's). Default time.Now; tests use a fake
+	// clock.
 	Now func() time.Time
 
 	// ReverseMeansNewestFirst selects the reading of ReverseOrder. The AWS
@@ -121,15 +123,16 @@ type Request struct {
 }
 
 // Fault is an injected misbehaviour for one request. Delay is applied first;
-// then the first of Reset, Status, Body and Truncate that is set decides the
-// answer.
+// then the first of Reset, Status, Body, BodySize and Truncate that is set
+// decides the answer (Status and Body together make one raw error answer).
 type Fault struct {
 	// Status, when not 0, answers with an error of this HTTP status.
 	// ErrorType defaults by status (400 InvalidParameterValueException, 403
 	// AccessDeniedException, 404 ResourceNotFoundException, 429
 	// TooManyRequestsException, 5xx ServiceException). For 429, Reason
 	// defaults to CallerRateLimitExceeded and RetryAfter to "1"; RetryAfter is
-	// sent as the Retry-After header for any status when set.
+	// sent as the Retry-After header for any status when set. With Body set
+	// too, Body is the answer instead of a modelled error (see Body).
 	Status                        int
 	ErrorType, Reason, RetryAfter string
 
@@ -149,8 +152,24 @@ type Fault struct {
 	// client see the reset, reset that retry too (it arrives as the next N).
 	Reset bool
 
-	// Body, when not nil, is served as-is with status 200.
+	// Body, when not nil, is served as-is, with a Content-Length: with
+	// status 200, or with Status when that is set too (say a proxy's HTML
+	// error page: no X-Amzn-ErrorType header, ErrorType and Reason unused,
+	// RetryAfter still sent).
 	Body []byte
+	// ContentType is the Content-Type of Body; default application/json.
+	ContentType string
+
+	// BodySize, when > 0, answers 200 with a well-formed, empty listing
+	// page of exactly BodySize bytes (at least 37):
+	// {"DurableExecutions":[],"Padding":"xxx…"}, an unmodelled member that
+	// clients ignore. It is generated as it is written, so even gigabytes
+	// cost the simulator no memory, and the writing stops when the client
+	// goes away. It has a Content-Length unless Chunked is set: then it is
+	// sent with chunked transfer encoding, so that the client learns its
+	// size only by reading it.
+	BodySize int64
+	Chunked  bool
 }
 
 // Execution is the ground truth of one durable execution.

@@ -28,20 +28,20 @@ var (
 )
 
 type responseMetadata struct {
-	RequestId string
+	RequestID string `xml:"RequestId"`
 }
 
 type assumeRoleResponse struct {
 	XMLName xml.Name `xml:"https://sts.amazonaws.com/doc/2011-06-15/ AssumeRoleResponse"`
 	Result  struct {
 		Credentials struct {
-			AccessKeyId     string
+			AccessKeyID     string `xml:"AccessKeyId"`
 			SecretAccessKey string
 			SessionToken    string
 			Expiration      string
 		}
 		AssumedRoleUser struct {
-			AssumedRoleId string
+			AssumedRoleID string `xml:"AssumedRoleId"`
 			Arn           string
 		}
 	} `xml:"AssumeRoleResult"`
@@ -52,7 +52,7 @@ type getCallerIdentityResponse struct {
 	XMLName xml.Name `xml:"https://sts.amazonaws.com/doc/2011-06-15/ GetCallerIdentityResponse"`
 	Result  struct {
 		Arn     string
-		UserId  string
+		UserID  string `xml:"UserId"`
 		Account string
 	} `xml:"GetCallerIdentityResult"`
 	ResponseMetadata responseMetadata
@@ -99,8 +99,8 @@ func (w *World) serveSTS(rw http.ResponseWriter, r *http.Request, pr *principal,
 
 func (w *World) callerIdentity(pr *principal, reqID string) any {
 	var out getCallerIdentityResponse
-	out.Result.Arn, out.Result.UserId, out.Result.Account = pr.arn(), pr.userID(), pr.account
-	out.ResponseMetadata.RequestId = reqID
+	out.Result.Arn, out.Result.UserID, out.Result.Account = pr.arn(), pr.userID(), pr.account
+	out.ResponseMetadata.RequestID = reqID
 	return out
 }
 
@@ -162,10 +162,10 @@ func (w *World) assumeRole(pr *principal, form url.Values, reqID string) (any, *
 
 	var out assumeRoleResponse
 	c := &out.Result.Credentials
-	c.AccessKeyId, c.SecretAccessKey, c.SessionToken = np.accessKey, np.secret, np.token
+	c.AccessKeyID, c.SecretAccessKey, c.SessionToken = np.accessKey, np.secret, np.token
 	c.Expiration = expires.UTC().Format(time.RFC3339)
-	out.Result.AssumedRoleUser.AssumedRoleId = np.userID()
+	out.Result.AssumedRoleUser.AssumedRoleID = np.userID()
 	out.Result.AssumedRoleUser.Arn = np.arn()
-	out.ResponseMetadata.RequestId = reqID
+	out.ResponseMetadata.RequestID = reqID
 	return out, nil
 }

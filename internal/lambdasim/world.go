@@ -16,8 +16,8 @@ import (
 
 // WorldOptions configures a [World]. The zero value is usable.
 type WorldOptions struct {
-	// Now is the clock shared by every partition and by credential expiry.
-	// Default time.Now.
+	// Now is the clock shared by every partition and by credential expiry;
+	// it dates every answer (the Date header). Default time.Now.
 	Now func() time.Time
 
 	// ListRate, GetRate and ListFunctionsRate limit requests per second for
@@ -423,6 +423,7 @@ func authError(service string, f authFailure, msg string) (protocol, *apiError) 
 // ServeHTTP routes a request by its credential scope and access key; see
 // [World].
 func (w *World) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	setDate(rw, w.opts.Now())
 	cred, fail, msg := parseCredential(r.Header.Get("Authorization"))
 	service := cred.service
 	if fail != 0 {

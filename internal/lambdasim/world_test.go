@@ -62,8 +62,8 @@ func TestWorldUnknownAccessKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 403 || resp.Header.Get("X-Amzn-ErrorType") != "MissingAuthenticationTokenException" {
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("X-Amzn-ErrorType") != "MissingAuthenticationTokenException" {
 		t.Fatalf("anonymous: %d %v", resp.StatusCode, resp.Header)
 	}
 }
@@ -217,7 +217,7 @@ func TestListenWorld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stop(context.Background())
+	defer func() { _ = stop(context.Background()) }()
 	c := sts.NewFromConfig(aws.Config{Region: regUS, Credentials: static(ak, sk), BaseEndpoint: aws.String(url), RetryMaxAttempts: 1})
 	out, err := c.GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
 	if err != nil || aws.ToString(out.Account) != acctA {
