@@ -2,7 +2,6 @@ package fleet
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/http/httptest"
 	"slices"
@@ -136,7 +135,7 @@ func startFleet(t *testing.T, wd *world, c *config.Config, sh shard.Shard) (*rec
 	rec := newRecorder()
 	m := NewMetrics("lambda_durable")
 	f := New(Options{
-		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:        slog.New(slog.DiscardHandler),
 		Connect:       wd.finders,
 		Manager:       rec,
 		Shard:         sh,

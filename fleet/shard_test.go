@@ -3,7 +3,6 @@ package fleet
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"sort"
 	"strings"
@@ -28,7 +27,7 @@ type exporterUnderTest struct {
 
 func runExporter(t *testing.T, ctx context.Context, wd *world, yaml string, sh shard.Shard) *exporterUnderTest {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logger := slog.New(slog.DiscardHandler)
 	mgr := poller.NewManager(poller.Options{Logger: logger, Connect: func(scrape.PoolOptions) poller.SourceFunc {
 		return func(s poller.Spec) poller.Source { return wd.pool.Client(s.Access()) }
 	}})

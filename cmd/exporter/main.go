@@ -95,7 +95,7 @@ func run() int {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", program, err)
 			return 1
 		}
-		fmt.Fprintf(os.Stdout, "%s: configuration %q is valid\n", program, *configFile)
+		fmt.Printf("%s: configuration %q is valid\n", program, *configFile)
 		return 0
 	}
 
@@ -110,7 +110,7 @@ func run() int {
 			logger.Error("cannot start the simulated Lambda API", "err", err)
 			return 1
 		}
-		defer shutdown(context.Background())
+		defer func() { _ = shutdown(context.Background()) }()
 		if !configSet {
 			load = func() (*config.Config, error) { return config.Parse([]byte(demoYAML)) }
 		}
@@ -196,14 +196,14 @@ func run() int {
 		Registry:            reg,
 	}))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "Healthy")
+		_, _ = fmt.Fprintln(w, "Healthy")
 	})
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		if !mgr.Ready() {
 			http.Error(w, "Not ready: waiting for the first successful poll of every function", http.StatusServiceUnavailable)
 			return
 		}
-		fmt.Fprintln(w, "Ready")
+		_, _ = fmt.Fprintln(w, "Ready")
 	})
 	reloadCh := make(chan chan error)
 	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
@@ -224,7 +224,7 @@ func run() int {
 			http.Error(w, "failed to reload the configuration; the previous one stays in effect (see the exporter's log)", http.StatusInternalServerError)
 			return
 		}
-		fmt.Fprintln(w, "Reloaded")
+		_, _ = fmt.Fprintln(w, "Reloaded")
 	})
 	if *pprofOn {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)

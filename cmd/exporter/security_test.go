@@ -180,9 +180,19 @@ func request(c *http.Client, method, url string, auth ...string) (int, string) {
 	if err != nil {
 		return 0, err.Error()
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// getErr GETs url with c, for a request that is expected to fail, and
+// returns the error; the body of an unexpected response is closed.
+func getErr(c *http.Client, url string) error {
+	resp, err := c.Get(url)
+	if err == nil {
+		_ = resp.Body.Close()
+	}
+	return err
 }
 
 // startLogged is start, and logs the exporter's output if the test failed.
@@ -208,7 +218,7 @@ func waitListening(t *testing.T, addr string) {
 	for time.Now().Before(deadline) {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
-			c.Close()
+			_ = c.Close()
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -247,8 +257,8 @@ func TestWebTLS(t *testing.T) {
 		t.Fatalf("HTTPS client trusting the CA: %v", err)
 	}
 	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), "lambda_durable_exporter_build_info") {
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "lambda_durable_exporter_build_info") {
 		t.Errorf("GET /metrics over TLS = %d, build_info present: %v", resp.StatusCode, strings.Contains(string(body), "lambda_durable_exporter_build_info"))
 	}
 	if resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 {
@@ -260,7 +270,7 @@ func TestWebTLS(t *testing.T) {
 
 	// A client that does not trust the CA refuses the server.
 	untrusting := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: x509.NewCertPool()}}}
-	if _, err := untrusting.Get(base + "/metrics"); err == nil || !strings.Contains(err.Error(), "certificate") {
+	if err := getErr(untrusting, base+"/metrics"); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("client without the CA: err = %v, want a certificate verification error", err)
 	}
 
@@ -289,7 +299,7 @@ func TestWebBasicAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") != "Basic" {
 		t.Errorf("GET /metrics without credentials = %d, WWW-Authenticate %q; want 401, Basic", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
@@ -341,7 +351,7 @@ func TestWebMutualTLS(t *testing.T) {
 
 	// No client certificate: TLS 1.3 reports the server's alert on the
 	// first read, so the request fails either way.
-	if _, err := pk.httpsClient().Get(url); err == nil || !strings.Contains(err.Error(), "certificate required") {
+	if err := getErr(pk.httpsClient(), url); err == nil || !strings.Contains(err.Error(), "certificate required") {
 		t.Errorf("without a client certificate: err = %v, want \"certificate required\"", err)
 	}
 	// A certificate from another CA is refused too. crypto/tls would not
@@ -351,7 +361,7 @@ func TestWebMutualTLS(t *testing.T) {
 	forcing.Transport.(*http.Transport).TLSClientConfig.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 		return &stranger, nil
 	}
-	if _, err := forcing.Get(url); err == nil || !strings.Contains(err.Error(), "unknown certificate authority") {
+	if err := getErr(forcing, url); err == nil || !strings.Contains(err.Error(), "unknown certificate authority") {
 		t.Errorf("client certificate from another CA: err = %v, want \"unknown certificate authority\"", err)
 	}
 	code, body := request(pk.httpsClient(pk.client), "GET", url)
@@ -490,8 +500,8 @@ func TestNoSecretsInOutput(t *testing.T) {
 	served.WriteString(body)
 
 	_ = cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 		exited = true
@@ -562,7 +572,7 @@ func TestSlowClientHeaderTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	began := time.Now()
 	if _, err := conn.Write([]byte("GET /metrics HTTP/1.1\r\nHost: " + p.addr + "\r\nUser-Agent: slow")); err != nil {
 		t.Fatal(err)
@@ -608,12 +618,12 @@ func TestMaxRequestsConcurrentScrapes(t *testing.T) {
 	}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	held, err := stalling.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if held.ProtoMajor != 2 || held.StatusCode != 200 {
+	if held.ProtoMajor != 2 || held.StatusCode != http.StatusOK {
 		t.Fatalf("held scrape: %s %d, want HTTP/2 200", held.Proto, held.StatusCode)
 	}
 
@@ -627,7 +637,7 @@ func TestMaxRequestsConcurrentScrapes(t *testing.T) {
 	}
 
 	// Abandoning the held scrape (RST_STREAM) frees the slot.
-	held.Body.Close()
+	_ = held.Body.Close()
 	cancel()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
