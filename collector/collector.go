@@ -25,6 +25,7 @@ type Collector struct {
 	executions, finished, duration, oldestRunning   *prometheus.Desc
 	pollSuccess, pollDuration, lastSuccess, tracked *prometheus.Desc
 	pollRequests, corrections, overruns, invalid    *prometheus.Desc
+	clockSkew                                       *prometheus.Desc
 }
 
 // New returns a Collector reading from src.
@@ -58,6 +59,8 @@ func New(src snapshot.Source) *Collector {
 			"Differences a full re-listing found between its result and the incrementally kept state, and repaired.", labels),
 		overruns: desc("exporter", "poll_overruns_total",
 			"Polls that took longer than the poll interval.", labels),
+		clockSkew: desc("exporter", "clock_skew_seconds",
+			"The Lambda API's clock minus the exporter's, from the Date header of its answers; the exporter bounds its listings by the API's clock, so the numbers stay exact under skew.", labels),
 		invalid: desc("exporter", "invalid_executions_total",
 			"Executions returned by the API that were not taken as they came, by reason; each execution counted once per reason.", with("reason")),
 	}
@@ -67,7 +70,7 @@ func New(src snapshot.Source) *Collector {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.executions, c.finished, c.duration, c.oldestRunning, c.pollSuccess, c.pollDuration,
-		c.lastSuccess, c.tracked, c.pollRequests, c.corrections, c.overruns, c.invalid,
+		c.lastSuccess, c.tracked, c.pollRequests, c.corrections, c.overruns, c.invalid, c.clockSkew,
 	} {
 		ch <- d
 	}
@@ -126,6 +129,9 @@ func (c *Collector) collect(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 	gauge(c.tracked, float64(s.Tracked))
 	for op := durable.Op(0); op < durable.NumOps; op++ {
 		gauge(c.pollRequests, float64(s.PollRequests[op]), op.String())
+	}
+	if s.ClockSkewKnown {
+		gauge(c.clockSkew, s.ClockSkew)
 	}
 	counter(c.corrections, float64(s.Corrections))
 	counter(c.overruns, float64(s.Overruns))

@@ -91,13 +91,14 @@ const (
 	DuplicateInListing
 	NotFound
 	FutureStart
+	Malformed
 	NumReasons
 )
 
 var reasonNames = [NumReasons]string{
 	"missing_arn", "missing_start_timestamp", "missing_end_timestamp",
 	"end_before_start", "unknown_status", "foreign_function",
-	"duplicate_in_listing", "not_found", "future_start_timestamp",
+	"duplicate_in_listing", "not_found", "future_start_timestamp", "malformed_item",
 }
 
 // String returns the label value of the reason.

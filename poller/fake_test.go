@@ -158,7 +158,7 @@ func pollFake(t testing.TB, f *fakeAPI, tr *tracker, now int64, resync time.Dura
 	f.now = now
 	full = tr.wantFull(now, resync.Milliseconds())
 	spec := &Spec{Target: snapshot.Target{Function: f.function}, APIName: f.function}
-	b, req, err := gather(context.Background(), f, tr, spec, now, full, costs{pageSize: 1000, listRate: 10, getRate: 20})
+	b, req, err := gather(context.Background(), f, tr, spec, time.UnixMilli(now), full, costs{pageSize: 1000, listRate: 10, getRate: 20})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -670,7 +670,6 @@ func TestFaultTruncatedAndMalformedBodies(t *testing.T) {
 		[]byte(`{"DurableExecutions":[{"DurableExecutionArn":"arn:aws:lambda:us-east-1:123456789012:function:orders:1/durable-exec`),
 		[]byte(`not json at all`),
 		[]byte(`{"DurableExecutions":{"DurableExecutionArn":"x"}}`),
-		[]byte(`{"DurableExecutions":[{"StartTimestamp":"yesterday","Status":"SUCCEEDED"}]}`),
 		[]byte(`{"DurableExecutions":[],"NextMarker":17}`),
 		[]byte(`[`),
 	}
@@ -714,12 +713,11 @@ func TestFaultTruncatedAndMalformedBodies(t *testing.T) {
 	}
 	fe.settle(t, 2, "after the bad bodies")
 
-	// An empty body, or "{}", on a later page is no error to the SDK: it
-	// reads as a last page, the listing ends early and the poll succeeds,
-	// short of whatever the missing pages held (here a burst of executions
-	// that started and ended since the last poll, more than a page). Nothing
-	// can tell such a page from a real one; the next listing of the overlap
-	// lists them again, so the first clean poll is exact.
+	// An empty body, or "{}", on a later page is no error to the SDK (it
+	// would read as a last page and end the listing early, short of what
+	// the missing pages held: here a burst of executions that started and
+	// ended since the last poll, more than a page). It is no page: the poll
+	// fails and changes nothing, and the first clean poll is exact.
 	now := fe.clock.Now()
 	for i := 0; i < 3*page; i++ {
 		arn := fe.sim.Start("orders", "1", fmt.Sprintf("burst-%d", i), now.Add(-time.Duration(i)*time.Second))
@@ -734,10 +732,11 @@ func TestFaultTruncatedAndMalformedBodies(t *testing.T) {
 		return nil
 	})
 	for _, st := range fe.targets {
-		if s := pollKept(t, st, "empty later pages"); !s.PollSuccess {
-			t.Fatalf("%s: an empty page failed the poll", st.t.spec.Function)
+		if s := pollKept(t, st, "empty later pages"); s.PollSuccess {
+			t.Fatalf("%s: a poll that met an empty page succeeded", st.t.spec.Function)
 		}
 	}
+	fe.inj.set(nil)
 	fe.advance(8)
 	fe.settle(t, 3, "after the empty pages")
 }
@@ -865,6 +864,15 @@ func oddItems(sim *lambdasim.Server, fn, other string, now time.Time) (truth, [d
 	add.finished[durable.Succeeded]++
 	add.durations[durable.Succeeded].ObserveMillis(time.Minute.Milliseconds())
 	invalid[durable.DuplicateInListing]++
+
+	// A wrongly typed field, RUNNING so that every poll lists it: the SDK
+	// would reject the whole page; the item is counted as malformed, once,
+	// and the rest of the page is taken.
+	sim.AddRaw(fn, map[string]any{
+		"DurableExecutionArn": fnARN + "/durable-execution/typo/odd-typo", "DurableExecutionName": "typo",
+		"FunctionArn": fnARN, "Status": lambdasim.StatusRunning, "StartTimestamp": "yesterday",
+	})
+	invalid[durable.Malformed]++
 
 	// No DurableExecutionArn. Not taken.
 	sim.AddRaw(fn, map[string]any{

@@ -251,7 +251,7 @@ func runProgram(t *testing.T, data []byte, verbose bool) {
 		src.calls, src.failAt = 0, failAt
 		lists, gets := f.lists, f.gets
 		before := trackerCopy(tr)
-		b, req, err := gather(context.Background(), src, tr, spec, now, full, c)
+		b, req, err := gather(context.Background(), src, tr, spec, time.UnixMilli(now), full, c)
 		src.failAt = -1
 		where := fmt.Sprintf("op at byte %d (now=t0+%v, full=%v)", pos, time.Duration(now-t0)*time.Millisecond, full)
 		if !reflect.DeepEqual(trackerCopy(tr), before) {

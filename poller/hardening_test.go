@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/internal/lambdasim"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/snapshot"
 )
@@ -249,5 +251,46 @@ func TestInvalidLogBounded(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "count=500") {
 		t.Fatalf("the summary does not say how many: %s", buf.String())
+	}
+}
+
+// TestEndlessMarkersBounded: a listing whose pages never end (a new marker
+// on every page) fails after a number of pages bounded by what the state
+// knows the function holds, not after scrape.MaxPages; the limit doubles on
+// each such failure, so a function that really grew is still listed.
+func TestEndlessMarkersBounded(t *testing.T) {
+	var endless atomic.Bool
+	var n atomic.Int64
+	env := newSimEnv(t, lambdasim.Options{Intercept: func(r lambdasim.Request) *lambdasim.Fault {
+		if r.Op != lambdasim.OpList || !endless.Load() {
+			return nil
+		}
+		return &lambdasim.Fault{Body: fmt.Appendf(nil, `{"DurableExecutions":[],"NextMarker":"m-%d"}`, n.Add(1))}
+	}}, 100)
+	env.sim.AddFunction("orders", []string{"$LATEST"}, nil)
+	for i := range 20 {
+		env.sim.Start("orders", "$LATEST", fmt.Sprintf("run-%d", i), env.clock.Now().Add(-time.Minute))
+	}
+	s := Settings{Interval: time.Minute, Overlap: 5 * time.Minute, Pool: scrape.PoolOptions{PageSize: 100,
+		Limits: scrape.Limits{ListPerSecond: 1e6, GetPerSecond: 1e6}}}
+	st := env.target(Spec{Target: snapshot.Target{Function: "orders", Region: "us-east-1"}, APIName: "orders", Window: time.Hour}, "", s)
+	if !st.poll(t).PollSuccess {
+		t.Fatal("the first poll failed")
+	}
+	endless.Store(true)
+	for i, want := range []int{minPageLimit, 2 * minPageLimit, 4 * minPageLimit} {
+		before := env.sim.Requests()[lambdasim.OpList]
+		env.clock.Add(time.Minute)
+		if st.poll(t).PollSuccess {
+			t.Fatalf("poll %d: a listing that never ends succeeded", i)
+		}
+		if got := env.sim.Requests()[lambdasim.OpList] - before; got != want {
+			t.Fatalf("poll %d: %d list requests before giving up; want the limit, %d", i, got, want)
+		}
+	}
+	endless.Store(false)
+	env.clock.Add(time.Minute)
+	if sn := st.poll(t); !sn.PollSuccess || sn.InWindow[durable.Running] != 20 {
+		t.Fatalf("after the fault: success %v, running %d", sn.PollSuccess, sn.InWindow[durable.Running])
 	}
 }

@@ -58,7 +58,7 @@ func newSimEnv(t testing.TB, o lambdasim.Options, pageSize int) *simEnv {
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 	}
 	pool := scrape.NewPool(cfg, scrape.PoolOptions{
-		Endpoint: srv.URL, PageSize: pageSize,
+		Endpoint: srv.URL, PageSize: pageSize, Clock: c,
 		BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
 		Metrics: scrape.NewMetrics("lambda_durable"),
 	})
@@ -70,7 +70,8 @@ type simTarget struct {
 	env      *simEnv
 	m        *Manager
 	t        *target
-	version  string // "" = all versions
+	pool     *scrape.Pool // env.pool when nil
+	version  string       // "" = all versions
 	baseline int64
 	settings Settings
 }
@@ -86,7 +87,11 @@ func (e *simEnv) target(spec Spec, version string, s Settings) *simTarget {
 // poll runs one poll through the SDK and returns its snapshot.
 func (st *simTarget) poll(t testing.TB) *snapshot.Snapshot {
 	t.Helper()
-	src := st.env.pool.Client(scrape.Access{Account: st.t.spec.AccountID, Region: st.t.spec.Region})
+	pool := st.pool
+	if pool == nil {
+		pool = st.env.pool
+	}
+	src := pool.Client(scrape.Access{Account: st.t.spec.AccountID, Region: st.t.spec.Region})
 	st.m.pollOnce(context.Background(), st.t, src, st.settings)
 	s := st.t.snap.Load()
 	if s.PollSuccess && st.baseline == 0 {

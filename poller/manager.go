@@ -149,6 +149,10 @@ type target struct {
 	done    chan struct{}
 	// Self-metrics kept across polls.
 	overruns uint64
+	skew     *time.Duration // the service's clock minus the local one; nil until measured
+	// pageBoost counts the polls in a row that failed on a listing's page
+	// limit (see costs.pageLimit).
+	pageBoost int
 }
 
 // NewManager returns a manager.
@@ -175,7 +179,11 @@ func (m *Manager) Apply(ctx context.Context, s Settings, specs []Spec) {
 	defer m.applyMu.Unlock()
 	restartAll := m.settings != s
 	if m.sources == nil || m.settings.Pool != s.Pool {
-		m.sources = m.connect(s.Pool)
+		o := s.Pool
+		if o.Clock == nil {
+			o.Clock = m.clock // the service's clock offset is measured against the manager's
+		}
+		m.sources = m.connect(o)
 	}
 	if restartAll {
 		m.sems = make(map[string]chan struct{})
@@ -359,7 +367,10 @@ func idleWait(interval, maxIdle time.Duration, streak int) time.Duration {
 // nothing and nothing runs.
 func (m *Manager) pollOnce(ctx context.Context, t *target, src Source, s Settings) bool {
 	start := m.clock.Now()
-	now := start.UnixMilli()
+	// The API's timestamps are compared with the poll's start on the
+	// service's clock, not the exporter's: a skewed host clock must not
+	// move the baseline or the listings' bounds.
+	now, _, _ := serviceNow(src, start)
 	tr := t.tracker
 	full := tr.wantFull(now, s.Resync.Milliseconds())
 	// An incremental poll must fit in one interval. A full listing (the
@@ -370,9 +381,12 @@ func (m *Manager) pollOnce(ctx context.Context, t *target, src Source, s Setting
 		deadline = max(5*s.Interval, 5*time.Minute)
 	}
 	pctx, cancel := context.WithTimeout(ctx, deadline)
-	c := costs{pageSize: s.Pool.PageSize, listRate: s.Pool.Limits.ListPerSecond, getRate: s.Pool.Limits.GetPerSecond}
-	b, req, err := gather(pctx, src, tr, &t.spec, now, full, c)
+	c := costs{pageSize: s.Pool.PageSize, listRate: s.Pool.Limits.ListPerSecond, getRate: s.Pool.Limits.GetPerSecond, boost: t.pageBoost}
+	b, req, err := gather(pctx, src, tr, &t.spec, start, full, c)
 	cancel()
+	if _, off, ok := serviceNow(src, start); ok {
+		t.skew = &off
+	}
 	end := m.clock.Now()
 	took := end.Sub(start)
 	if ctx.Err() != nil {
@@ -383,13 +397,18 @@ func (m *Manager) pollOnce(ctx context.Context, t *target, src Source, s Setting
 		m.logger.Warn("poll took longer than the interval", "function", t.spec.Function, "qualifier", t.spec.Qualifier,
 			"took", took.Round(time.Millisecond), "interval", s.Interval)
 	}
+	if errors.Is(err, scrape.ErrTooManyPages) {
+		t.pageBoost++
+	} else if err == nil {
+		t.pageBoost = 0
+	}
 	if err != nil {
 		m.logger.Error("poll failed", "function", t.spec.Function, "qualifier", t.spec.Qualifier, "region", t.spec.Region,
 			"full", full, "err", err)
 		t.publish(tr, end, took, false, req)
 		return false
 	}
-	m.logInvalid(t, tr.apply(b, now))
+	m.logInvalid(t, tr.apply(b, b.now))
 	m.logger.Debug("poll done", "function", t.spec.Function, "qualifier", t.spec.Qualifier, "full", full,
 		"list_requests", req[durable.OpList], "get_requests", req[durable.OpGet], "took", took, "tracked", tr.size())
 	t.publish(tr, end, took, true, req)
@@ -431,6 +450,9 @@ func (t *target) publish(tr *tracker, end time.Time, took time.Duration, ok bool
 	s.PollSuccess = ok
 	s.PollDuration = took.Seconds()
 	s.Overruns = t.overruns
+	if t.skew != nil {
+		s.ClockSkew, s.ClockSkewKnown = t.skew.Seconds(), true
+	}
 	if ok {
 		s.LastSuccess = float64(end.UnixNano()) / 1e9
 		s.PollRequests = req

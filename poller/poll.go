@@ -24,18 +24,69 @@ type Source interface {
 type costs struct {
 	pageSize          int
 	listRate, getRate float64
+	// boost doubles the page limit of every listing this many times: the
+	// manager raises it after a listing hit the limit, so that a function
+	// that really grew is listed in full on a later poll.
+	boost int
 }
 
-// gather runs the listings of one poll starting at now and returns what they
-// saw. It reads the tracker but does not change it.
-func gather(ctx context.Context, src Source, t *tracker, spec *Spec, now int64, full bool, c costs) (*batch, snapshot.Requests, error) {
+// minPageLimit is the page limit of a listing whatever the state holds.
+const minPageLimit = 50
+
+// pageLimit bounds the pages of one listing by what the state knows the
+// window holds: four times the pages that would take, at least
+// minPageLimit, doubled boost times, at most scrape.MaxPages. Before the
+// first poll nothing is known and the limit is scrape.MaxPages. A run of
+// unique markers that never ends then fails its listing after a bounded
+// number of pages instead of draining the account's list budget.
+func (c costs) pageLimit(t *tracker) int {
+	if !t.primed {
+		return scrape.MaxPages
+	}
+	n := max(minPageLimit, 4*(t.size()/max(c.pageSize, 1)+1))
+	for range c.boost {
+		if n >= scrape.MaxPages {
+			break
+		}
+		n *= 2
+	}
+	return min(n, scrape.MaxPages)
+}
+
+// serverClock is what a Source may know of the service's clock: its offset
+// from the local one, from the Date header of its answers (*scrape.Client).
+type serverClock interface {
+	ServerOffset() (time.Duration, bool)
+}
+
+// serviceNow returns the poll's start on the service's clock, in ms: the
+// local start corrected by the offset the source has measured (none before
+// its first answer).
+func serviceNow(src Source, start time.Time) (int64, time.Duration, bool) {
+	if sc, ok := src.(serverClock); ok {
+		if off, ok := sc.ServerOffset(); ok {
+			return start.Add(off).UnixMilli(), off, true
+		}
+	}
+	return start.UnixMilli(), 0, false
+}
+
+// gather runs the listings of one poll that started at start (local time)
+// and returns what they saw. Every bound it compares with the API's
+// timestamps is on the service's clock: the first listing (every running
+// execution, no time bound) teaches the source that clock if it did not
+// know it yet, and batch.now is the poll's start on it. It reads the
+// tracker but does not change it.
+func gather(ctx context.Context, src Source, t *tracker, spec *Spec, start time.Time, full bool, c costs) (*batch, snapshot.Requests, error) {
 	b := &batch{full: full}
 	var req snapshot.Requests
 	base := scrape.Query{FunctionName: spec.APIName, Qualifier: spec.Qualifier, ExecutionName: spec.ExecutionName}
 	seen := make(map[uint64]struct{})
 
+	limit := c.pageLimit(t)
 	list := func(q scrape.Query, window bool) error {
-		v := &validator{function: spec.Function, now: now, b: b, seen: make(map[uint64]struct{})}
+		q.MaxPages = limit
+		v := &validator{function: spec.Function, b: b, seen: make(map[uint64]struct{})}
 		n, err := src.List(ctx, q, func(e scrape.Execution) {
 			h, _ := v.observe(e)
 			if h == 0 {
@@ -57,6 +108,8 @@ func gather(ctx context.Context, src Source, t *tracker, spec *Spec, now int64, 
 	if err := list(q, false); err != nil {
 		return nil, req, err
 	}
+	now, _, _ := serviceNow(src, start)
+	b.now = now
 
 	q = base
 	if full {
@@ -137,7 +190,7 @@ func confirmStale(ctx context.Context, src Source, t *tracker, spec *Spec, b *ba
 		if err != nil {
 			return fmt.Errorf("read back stale running execution: %w", err)
 		}
-		v := &validator{function: spec.Function, now: now, b: b}
+		v := &validator{function: spec.Function, b: b}
 		if h, ok := v.observe(e); ok && h == o.hash {
 			if last := &b.items[len(b.items)-1]; last.final() {
 				last.stale = true
@@ -170,10 +223,11 @@ func resolveVanished(ctx context.Context, src Source, t *tracker, spec *Spec, b 
 		q := base
 		q.StartedAfter = time.UnixMilli(from - 1)
 		q.StartedBefore = time.UnixMilli(to + 1)
+		q.MaxPages = c.pageLimit(t)
 		// Only the vanished executions are taken from this listing: the rest
 		// of the range can lie outside the state's coverage.
 		tmp := &batch{}
-		v := &validator{function: spec.Function, now: now, b: tmp, seen: make(map[uint64]struct{})}
+		v := &validator{function: spec.Function, b: tmp, seen: make(map[uint64]struct{})}
 		n, err := src.List(ctx, q, func(e scrape.Execution) { v.observe(e) })
 		req[durable.OpList] += uint64(n)
 		if err != nil {
@@ -190,7 +244,7 @@ func resolveVanished(ctx context.Context, src Source, t *tracker, spec *Spec, b 
 			return !still
 		})
 	}
-	v := &validator{function: spec.Function, now: now, b: b}
+	v := &validator{function: spec.Function, b: b}
 	for _, r := range van {
 		e, err := src.Get(ctx, r.arn)
 		req[durable.OpGet]++

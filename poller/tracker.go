@@ -31,6 +31,10 @@ import (
 // that ends then was never observed running.) Terminal statuses are final, so a
 // RUNNING sighting never undoes a terminal one.
 
+// futureSlack is how far past the poll's start (on the service's clock,
+// known to the second) a StartTimestamp may lie before it is invalid.
+const futureSlack = int64(60_000)
+
 // maxNotFound is how many polls in a row a vanished execution may answer 404
 // before it is given up: the API can briefly not know an execution it listed.
 const maxNotFound = 3
@@ -87,6 +91,7 @@ type invalidNote struct {
 // the whole poll succeeded, so a failed poll changes nothing.
 type batch struct {
 	full bool
+	now  int64 // the poll's start on the service's clock, ms
 	// listedAfter is the lower StartTimestamp bound of the window listing of
 	// a full poll; terminal executions in done that start later must have
 	// been listed, or they are phantoms.
@@ -231,6 +236,11 @@ func (t *tracker) apply(b *batch, now int64) (fresh []invalidNote) {
 	}
 	if b.full && t.primed {
 		t.dropPhantoms(b)
+	}
+	for i := range b.items {
+		if o := &b.items[i]; o.start > now+futureSlack {
+			b.invalid = append(b.invalid, invalidNote{key: o.hash, reason: durable.FutureStart, arn: o.arn})
+		}
 	}
 	for _, n := range b.invalid {
 		if t.flag(n.key, n.reason, now) {
@@ -450,19 +460,19 @@ func (t *tracker) fill(s *snapshot.Snapshot) {
 // validator turns scrape.Executions into observations for one target.
 type validator struct {
 	function string // bare function name
-	now      int64  // the poll's start, ms
 	b        *batch
 	seen     map[uint64]struct{} // this listing's hashes, for duplicates
 }
 
-// futureSlack is how far in the future a StartTimestamp may lie before it
-// is counted as invalid: the service's clock is the reference, but it is
-// known to the second only.
-const futureSlack = int64(60_000)
-
 // observe validates e and adds it to the batch; it returns the hash, or
 // false when the execution cannot be used.
 func (v *validator) observe(e scrape.Execution) (uint64, bool) {
+	if e.Malformed != "" {
+		// A field of the wrong type: the item cannot be taken, the rest of
+		// its page is.
+		v.note(hashARN(e.ARN+"\x00"+e.Name+"\x00"+e.FunctionARN), durable.Malformed, e, e.Malformed)
+		return 0, false
+	}
 	if e.ARN == "" {
 		v.note(hashARN(e.Name+"\x00"+e.FunctionARN+"\x00"+e.RawStatus), durable.MissingARN, e, "")
 		return 0, false
@@ -482,9 +492,6 @@ func (v *validator) observe(e scrape.Execution) (uint64, bool) {
 	if e.Start <= 0 {
 		v.note(h, durable.MissingStart, e, "")
 		return 0, false
-	}
-	if e.Start > v.now+futureSlack {
-		v.note(h, durable.FutureStart, e, "")
 	}
 	switch {
 	case e.Status == durable.Unknown:

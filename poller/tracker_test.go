@@ -83,7 +83,7 @@ func (sc scenario) run(t *testing.T) (*fakeAPI, *tracker) {
 		}
 		full := tr.wantFull(now, sc.resync.Milliseconds())
 		lists, gets := f.lists, f.gets
-		b, req, err := gather(context.Background(), f, tr, spec, now, full, c)
+		b, req, err := gather(context.Background(), f, tr, spec, time.UnixMilli(now), full, c)
 		if err != nil {
 			t.Fatalf("step %d: %v", step, err)
 		}

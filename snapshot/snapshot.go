@@ -38,6 +38,10 @@ type Snapshot struct {
 	Corrections        uint64
 	Overruns           uint64
 	Invalid            [durable.NumReasons]uint64
+	// ClockSkew is the API's clock minus the exporter's, in seconds, as the
+	// Date header of its answers tells; ClockSkewKnown once measured.
+	ClockSkew      float64
+	ClockSkewKnown bool
 }
 
 // Requests counts the API requests of one poll by operation (pages and
