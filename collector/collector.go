@@ -93,7 +93,7 @@ func (c *Collector) collect(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 	}
 
 	for _, st := range s.Statuses {
-		if s.Primed {
+		if s.Primed && !s.Gone {
 			gauge(c.executions, float64(s.InWindow[st]), st.String())
 		}
 		if !st.Terminal() {
@@ -117,7 +117,7 @@ func (c *Collector) collect(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 	if n := s.Finished[durable.Unknown]; n > 0 {
 		counter(c.finished, float64(n), durable.Unknown.String())
 	}
-	if s.Primed && s.OldestRunningStart > 0 {
+	if s.Primed && !s.Gone && s.OldestRunningStart > 0 {
 		gauge(c.oldestRunning, s.OldestRunningStart)
 	}
 

@@ -144,3 +144,19 @@ lambda_durable_execution_duration_seconds_count{account_id="",function="f",quali
 		t.Fatal(err)
 	}
 }
+
+// TestCollectorGoneFunction: a function the API says is gone keeps its
+// counters but shows no status gauges and no oldest running start.
+func TestCollectorGoneFunction(t *testing.T) {
+	s := &snapshot.Snapshot{Target: snapshot.Target{Function: "f", Region: "r"}, Statuses: []durable.Status{durable.Running, durable.Failed},
+		Primed: true, Gone: true, OldestRunningStart: 1000}
+	s.InWindow[durable.Running], s.Finished[durable.Failed] = 3, 7
+	want := `# HELP lambda_durable_executions_finished_total Durable executions seen reaching a terminal status since the exporter started, each counted once.
+# TYPE lambda_durable_executions_finished_total counter
+lambda_durable_executions_finished_total{account_id="",function="f",qualifier="",region="r",status="FAILED"} 7
+`
+	names := []string{"lambda_durable_executions", "lambda_durable_executions_finished_total", "lambda_durable_execution_oldest_running_start_timestamp_seconds"}
+	if err := testutil.CollectAndCompare(New(fixed{s}), strings.NewReader(want), names...); err != nil {
+		t.Fatal(err)
+	}
+}

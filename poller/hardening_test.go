@@ -294,3 +294,35 @@ func TestEndlessMarkersBounded(t *testing.T) {
 		t.Fatalf("after the fault: success %v, running %d", sn.PollSuccess, sn.InWindow[durable.Running])
 	}
 }
+
+// TestDeletedFunctionWithdrawsGauges: while the API answers 404 for a
+// function's listing (it was deleted), its snapshot says so, so that its
+// status gauges are withdrawn instead of showing the last numbers forever;
+// the counters stay, and the gauges return if the function does.
+func TestDeletedFunctionWithdrawsGauges(t *testing.T) {
+	var deleted atomic.Bool
+	env := newSimEnv(t, lambdasim.Options{Intercept: func(r lambdasim.Request) *lambdasim.Fault {
+		if r.Op == lambdasim.OpList && deleted.Load() {
+			return &lambdasim.Fault{Status: 404}
+		}
+		return nil
+	}}, 100)
+	env.sim.AddFunction("orders", []string{"$LATEST"}, nil)
+	env.sim.Start("orders", "$LATEST", "run", env.clock.Now().Add(-time.Minute))
+	s := Settings{Interval: time.Minute, Overlap: 5 * time.Minute, Pool: scrape.PoolOptions{PageSize: 100,
+		Limits: scrape.Limits{ListPerSecond: 1e6, GetPerSecond: 1e6}}}
+	st := env.target(Spec{Target: snapshot.Target{Function: "orders", Region: "us-east-1"}, APIName: "orders", Window: time.Hour}, "", s)
+	if sn := st.poll(t); !sn.PollSuccess || sn.Gone {
+		t.Fatalf("first poll: success %v, gone %v", sn.PollSuccess, sn.Gone)
+	}
+	deleted.Store(true)
+	env.clock.Add(time.Minute)
+	if sn := st.poll(t); sn.PollSuccess || !sn.Gone || !sn.Primed {
+		t.Fatalf("after the delete: success %v, gone %v, primed %v; want a failed poll of a gone function", sn.PollSuccess, sn.Gone, sn.Primed)
+	}
+	deleted.Store(false)
+	env.clock.Add(time.Minute)
+	if sn := st.poll(t); !sn.PollSuccess || sn.Gone || sn.InWindow[durable.Running] != 1 {
+		t.Fatalf("back again: success %v, gone %v, running %d", sn.PollSuccess, sn.Gone, sn.InWindow[durable.Running])
+	}
+}

@@ -153,6 +153,8 @@ type target struct {
 	// pageBoost counts the polls in a row that failed on a listing's page
 	// limit (see costs.pageLimit).
 	pageBoost int
+	// gone is set while the function's listing answers 404.
+	gone bool
 }
 
 // NewManager returns a manager.
@@ -397,6 +399,7 @@ func (m *Manager) pollOnce(ctx context.Context, t *target, src Source, s Setting
 		m.logger.Warn("poll took longer than the interval", "function", t.spec.Function, "qualifier", t.spec.Qualifier,
 			"took", took.Round(time.Millisecond), "interval", s.Interval)
 	}
+	t.gone = errors.Is(err, scrape.ErrFunctionNotFound)
 	if errors.Is(err, scrape.ErrTooManyPages) {
 		t.pageBoost++
 	} else if err == nil {
@@ -448,6 +451,7 @@ func (t *target) publish(tr *tracker, end time.Time, took time.Duration, ok bool
 		tr.fill(s)
 	}
 	s.PollSuccess = ok
+	s.Gone = t.gone
 	s.PollDuration = took.Seconds()
 	s.Overruns = t.overruns
 	if t.skew != nil {

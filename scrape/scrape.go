@@ -44,6 +44,10 @@ var ErrTooManyPages = errors.New("listing did not end within the page limit")
 // ErrNotFound reports an execution the API no longer knows.
 var ErrNotFound = errors.New("durable execution not found")
 
+// ErrFunctionNotFound reports a listing of a function (or qualifier) the
+// API does not know: deleted, or never there.
+var ErrFunctionNotFound = errors.New("function not found")
+
 // Execution is one durable execution as the API reported it. Timestamps are
 // Unix milliseconds; 0 means the API left the field out.
 type Execution struct {
@@ -141,6 +145,10 @@ func (c *Client) List(ctx context.Context, q Query, visit func(Execution)) (int,
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
+			var nf *types.ResourceNotFoundException
+			if errors.As(err, &nf) {
+				err = fmt.Errorf("%w: %w", ErrFunctionNotFound, err)
+			}
 			return pages, fmt.Errorf("list %s page %d: %w", q.FunctionName, pages+1, attempts.annotate(err))
 		}
 		pages++

@@ -24,7 +24,10 @@ type Snapshot struct {
 	Statuses []durable.Status
 	// Primed is set once a poll has succeeded: before that the exporter does
 	// not know the execution counts and emits no gauges for them.
-	Primed             bool
+	Primed bool
+	// Gone is set while the API answers that the function does not exist
+	// (deleted): its status gauges are withdrawn, its counters stay.
+	Gone               bool
 	InWindow           [durable.NumStatuses]uint64
 	OldestRunningStart float64 // Unix seconds; 0 when nothing runs in the window
 	Finished           [durable.NumStatuses]uint64
