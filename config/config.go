@@ -154,10 +154,9 @@ func Load(path string) (*Config, error) {
 		return nil, fmt.Errorf("config file %q: %w", path, err)
 	}
 	c, err := Parse(b)
-	if err != nil {
-		if multi, ok := err.(interface{ Unwrap() []error }); ok && len(multi.Unwrap()) > 1 {
-			return nil, fmt.Errorf("config file %q: %d problems:\n%w", path, len(multi.Unwrap()), err)
-		}
+	if multi, ok := err.(interface{ Unwrap() []error }); ok && len(multi.Unwrap()) > 1 {
+		return nil, fmt.Errorf("config file %q: %d problems:\n%w", path, len(multi.Unwrap()), err)
+	} else if err != nil {
 		return nil, fmt.Errorf("config file %q: %w", path, err)
 	}
 	return c, nil
@@ -168,13 +167,13 @@ func Load(path string) (*Config, error) {
 // YAML syntax errors are returned as reported by the YAML parser.
 func Parse(b []byte) (*Config, error) {
 	var probs problems
-	c, info, err := decode(b, &probs)
+	c, fields, err := decode(b, &probs)
 	if err != nil {
 		return nil, err
 	}
-	validate(c, info, &probs)
-	if !probs.empty() {
-		return nil, joinProblems(&probs)
+	validate(c, fields, &probs)
+	if err := probs.err(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -191,10 +190,8 @@ func (c *Config) Validate() error {
 		return errors.New("config: nil Config")
 	}
 	var probs problems
-	if validate(c, nil, &probs); !probs.empty() {
-		return joinProblems(&probs)
-	}
-	return nil
+	validate(c, nil, &probs)
+	return probs.err()
 }
 
 // APIName is the FunctionName to send to the Lambda API: the name exactly as

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"reflect"
 	"sort"
 	"strconv"
@@ -16,25 +15,22 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// problem is one configuration problem; line 0 means "no position".
-type problem struct {
-	line int
-	msg  string
-}
-
 // maxProblems bounds the problems kept, so that a small file with many
 // aliases cannot produce millions of messages.
 const maxProblems = 1000
+
+type problem struct {
+	line int // 0: no position
+	msg  string
+}
 
 type problems struct {
 	list    []problem
 	dropped int // problems beyond maxProblems
 }
 
-func (p *problems) empty() bool { return len(p.list) == 0 && p.dropped == 0 }
-
-// add records a problem as "line N: path: message" (parts omitted when
-// line is 0 or path is empty).
+// add records a problem as "line N: path: message", leaving out the line if
+// it is 0 and the path if it is empty.
 func (p *problems) add(line int, path, format string, args ...any) {
 	if len(p.list) >= maxProblems {
 		p.dropped++
@@ -47,21 +43,21 @@ func (p *problems) add(line int, path, format string, args ...any) {
 	if line > 0 {
 		msg = fmt.Sprintf("line %d: %s", line, msg)
 	}
-	p.list = append(p.list, problem{line: line, msg: msg})
+	p.list = append(p.list, problem{line, msg})
 }
 
-// joinProblems sorts by line (stable, positionless problems last) and joins.
-func joinProblems(p *problems) error {
-	ps := p.list
-	sort.SliceStable(ps, func(i, j int) bool {
-		a, b := ps[i].line, ps[j].line
+// err sorts the problems by line (stably, positionless ones last) and joins
+// them; it is nil if there are none.
+func (p *problems) err() error {
+	sort.SliceStable(p.list, func(i, j int) bool {
+		a, b := p.list[i].line, p.list[j].line
 		if a == 0 || b == 0 {
 			return a != 0 && b == 0
 		}
 		return a < b
 	})
-	errs := make([]error, 0, len(ps)+1)
-	for _, q := range ps {
+	var errs []error
+	for _, q := range p.list {
 		errs = append(errs, errors.New(q.msg))
 	}
 	if p.dropped > 0 {
@@ -70,16 +66,17 @@ func joinProblems(p *problems) error {
 	return errors.Join(errs...)
 }
 
-// field is a key (or list item) as written in the file.
+// field is a key or list item as written in the file.
 type field struct {
-	key, val *yaml.Node // val may be an alias; key is nil for list items
-	bad      bool       // failed to decode, already reported
+	keyLine, line int    // of the key (0 for list items) and of the value
+	raw           string // the value as written, if a scalar
+	bad           bool   // failed to decode, reported already
 }
 
-// decoder decodes a document node into the structs of this package by their
-// yaml tags, recording every decoded key in fields by path (for example
-// "functions[1].window"), so that validation can name lines and values as
-// written and skip keys already reported. (yaml.v3's Decode gives up on a
+// decoder decodes a document into the structs of this package by their yaml
+// tags, recording every key and list item in fields by path (for example
+// "functions[1].window") so that validation can name lines and values as
+// written and skip values already reported. (yaml.v3's Decode gives up on a
 // mapping at its first duplicate key, skips unmarshalers for nulls, ignores
 // KnownFields in custom unmarshalers (go-yaml/yaml#460) and words its errors
 // in Go terms; this reports every problem in file order in the file's terms.)
@@ -88,37 +85,26 @@ type decoder struct {
 	fields map[string]field
 }
 
-// decode turns YAML into a Config with defaults applied. It returns a
-// non-nil error only for YAML syntax errors; every other problem is
-// returned in probs.
+// decode turns YAML into a Config with defaults applied. It returns an
+// error only for YAML syntax errors; every other problem goes to probs.
 func decode(b []byte, probs *problems) (*Config, map[string]field, error) {
 	c := Default()
 	d := decoder{probs: probs, fields: map[string]field{}}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
-	var doc, extra yaml.Node
-	if err := dec.Decode(&doc); errors.Is(err, io.EOF) { // empty or comments only
-		return &c, d.fields, nil
-	} else if err != nil {
+	var doc, extra yaml.Node // a document node has its content as only child
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, nil, err
 	}
 	if err := dec.Decode(&extra); err == nil {
-		line := extra.Line
-		if len(extra.Content) > 0 && extra.Content[0].Line > 0 {
-			line = extra.Content[0].Line
-		}
-		probs.add(line, "", "unexpected second YAML document (only one is allowed)")
+		probs.add(extra.Content[0].Line, "", "unexpected second YAML document (only one is allowed)")
 	} else if !errors.Is(err, io.EOF) {
 		return nil, nil, err
 	}
-
-	root := &doc
-	if root.Kind == yaml.DocumentNode {
-		if len(root.Content) == 0 {
-			return &c, d.fields, nil
-		}
-		root = root.Content[0]
+	root := &doc // an empty node if there is no document
+	if len(doc.Content) > 0 {
+		root = resolve(doc.Content[0])
 	}
-	switch root = resolve(root); {
+	switch {
 	case isNull(root):
 	case root.Kind != yaml.MappingNode:
 		probs.add(root.Line, "", "expected a mapping at the top level, got %s", describe(root))
@@ -129,144 +115,109 @@ func decode(b []byte, probs *problems) (*Config, map[string]field, error) {
 	return &c, d.fields, nil
 }
 
-// keys walks the keys of m in order, reporting duplicate and non-string
-// keys; handle returns false for an unknown key.
-func (d *decoder) keys(path string, m *yaml.Node, handle func(key string, k, v *yaml.Node) bool) {
+// mapping decodes m into out, a struct (each key into the field with that
+// yaml tag; any other key is unknown, at any depth) or the tags map (any
+// key), reporting duplicate and non-string keys.
+func (d *decoder) mapping(path string, m *yaml.Node, out reflect.Value) {
 	seen := map[string]int{}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
 		rk := resolve(k)
-		if rk.Kind != yaml.ScalarNode {
+		key := rk.Value
+		first, dup := seen[key]
+		switch {
+		case rk.Kind != yaml.ScalarNode:
 			d.probs.add(k.Line, path, "keys must be strings, got %s", describe(rk))
 			continue
-		}
-		key := rk.Value
-		if first, dup := seen[key]; dup {
+		case dup:
 			d.probs.add(k.Line, path, "duplicate key %q (first at line %d)", key, first)
 			continue
 		}
 		seen[key] = k.Line
-		if !handle(key, k, v) {
+		val, hint, known := target(out, key)
+		if !known {
 			d.probs.add(k.Line, path, "unknown key %q", key)
-		}
-	}
-}
-
-// mapping decodes m into the struct out: each key into the field with that
-// yaml tag. Every other key is unknown, at any depth.
-func (d *decoder) mapping(path string, m *yaml.Node, out reflect.Value) {
-	d.keys(path, m, func(key string, k, v *yaml.Node) bool {
-		f, ok := fieldByTag(out.Type(), key)
-		if !ok {
-			return false
+			continue
 		}
 		kpath := join(path, key)
-		val := out.FieldByIndex(f.Index)
-		ok = d.value(kpath, v, val)
-		if hint := f.Tag.Get("nonempty"); ok && hint != "" && val.String() == "" { // a string field
+		ok := d.value(kpath, v, val)
+		if ok && hint != "" && val.String() == "" {
 			d.probs.add(v.Line, kpath, "must not be empty (%s)", hint)
 			ok = false
 		}
-		d.fields[kpath] = field{key: k, val: v, bad: !ok}
-		return true
-	})
+		if out.Kind() == reflect.Map {
+			out.SetMapIndex(reflect.ValueOf(key), val)
+		}
+		d.fields[kpath] = field{k.Line, v.Line, resolve(v).Value, !ok}
+	}
 }
 
-func fieldByTag(t reflect.Type, key string) (reflect.StructField, bool) {
-	for i := range t.NumField() {
-		if f := t.Field(i); f.Tag.Get("yaml") == key && key != "" {
-			return f, true
+// target returns where the value of key goes in out: a new map value, or
+// the struct field with that yaml tag and its nonempty tag.
+func target(out reflect.Value, key string) (val reflect.Value, hint string, known bool) {
+	if out.Kind() == reflect.Map {
+		return reflect.New(out.Type().Elem()).Elem(), "", true
+	}
+	for i := range out.NumField() {
+		if f := out.Type().Field(i); key != "" && f.Tag.Get("yaml") == key {
+			return out.Field(i), f.Tag.Get("nonempty"), true
 		}
 	}
-	return reflect.StructField{}, false
+	return reflect.Value{}, "", false
 }
 
-// value decodes v into out, a field of a config struct, by its type and
-// reports whether it decoded (if not, out is not to be checked further).
-func (d *decoder) value(path string, v *yaml.Node, out reflect.Value) (ok bool) {
-	switch p := out.Addr().Interface().(type) {
-	case *string:
-		*p, ok = d.str(path, v)
-	case *int:
-		*p, ok = d.integer(path, v)
-	case *float64:
-		*p, ok = d.float(path, v)
-	case *time.Duration:
-		*p, ok = d.duration(path, v)
-	case *[]time.Duration: // bad items leave no order to check
-		*p, ok = list(d, path, v, d.duration)
-	case *[]string: // bad items are marked; the others are still checked
-		*p, _ = list(d, path, v, d.str)
-		ok = *p != nil
-	case *map[string]string:
-		*p, ok = d.tags(path, v)
-	default: // []Function, []Discovery
-		ok = d.entries(path, v, out)
+// value decodes v into out by its type and reports whether it decoded; if
+// not, out is left zero.
+func (d *decoder) value(path string, v *yaml.Node, out reflect.Value) bool {
+	var ok bool
+	switch n := resolve(v); out.Kind() {
+	case reflect.Struct: // an entry of functions or discovery
+		if ok = n.Kind == yaml.MappingNode; ok {
+			d.mapping(path, n, out)
+		} else {
+			d.probs.add(v.Line, path, "expected a mapping, got %s", describe(n))
+		}
+	case reflect.Map: // tags; values that are not strings are kept as ""
+		if n, ok = d.expect(path, v, yaml.MappingNode, "a mapping"); ok {
+			out.Set(reflect.MakeMap(out.Type()))
+			d.mapping(path, n, out)
+			ok = out.Len() > 0 || len(n.Content) == 0 // else every key was reported
+		}
+	case reflect.Slice:
+		ok = d.list(path, v, out)
+	default:
+		ok = d.scalar(path, v, out)
+	}
+	if !ok {
+		out.SetZero()
 	}
 	return ok
 }
 
-// entries decodes a list of mappings into out, a slice of Function or
-// Discovery, setting the Line of each. A null list is an empty one. An item
-// that is not a mapping is reported and kept as a zero entry marked bad, so
-// that indexes match the file.
-func (d *decoder) entries(path string, v *yaml.Node, out reflect.Value) bool {
-	if isNull(resolve(v)) {
+// list decodes a list into out, a slice of entries (a null or empty list
+// leaves it nil) or of scalars. An item that does not decode is reported,
+// marked bad and kept as a zero value, so that indexes match the file; the
+// other items are still checked. Only a list of durations (the buckets,
+// which have an order to check) is then bad as a whole.
+func (d *decoder) list(path string, v *yaml.Node, out reflect.Value) bool {
+	entries := out.Type().Elem().Kind() == reflect.Struct
+	if n := resolve(v); entries && (isNull(n) || n.Kind == yaml.SequenceNode && len(n.Content) == 0) {
 		return true // validate reports it if there is no other entry
 	}
 	n, ok := d.expect(path, v, yaml.SequenceNode, "a list")
 	if !ok {
 		return false
 	}
+	out.Set(reflect.MakeSlice(out.Type(), len(n.Content), len(n.Content)))
 	for i, item := range n.Content {
-		ipath := index(path, i)
-		e := reflect.New(out.Type().Elem()).Elem()
-		e.FieldByName("Line").SetInt(int64(item.Line))
-		if m := resolve(item); m.Kind == yaml.MappingNode {
-			d.mapping(ipath, m, e)
-		} else {
-			d.probs.add(item.Line, ipath, "expected a mapping, got %s", describe(m))
-			d.fields[ipath] = field{val: item, bad: true}
+		good := d.value(index(path, i), item, out.Index(i))
+		if entries {
+			out.Index(i).FieldByName("Line").SetInt(int64(item.Line))
 		}
-		out.Set(reflect.Append(out, e))
+		d.fields[index(path, i)] = field{line: item.Line, bad: !good}
+		ok = ok && good
 	}
-	return true
-}
-
-// list decodes a list of scalars with item, marking the items that fail. It
-// reports whether v is a list and every item decoded.
-func list[T any](d *decoder, path string, v *yaml.Node, item func(string, *yaml.Node) (T, bool)) ([]T, bool) {
-	n, ok := d.expect(path, v, yaml.SequenceNode, "a list")
-	if !ok {
-		return nil, false
-	}
-	out := make([]T, 0, len(n.Content))
-	for i, e := range n.Content {
-		x, good := item(index(path, i), e)
-		if !good {
-			d.fields[index(path, i)] = field{val: e, bad: true}
-			ok = false
-		}
-		out = append(out, x)
-	}
-	return out, ok
-}
-
-// tags decodes a mapping of strings to strings. Values that are not strings
-// are reported and kept as "".
-func (d *decoder) tags(path string, v *yaml.Node) (map[string]string, bool) {
-	n, ok := d.expect(path, v, yaml.MappingNode, "a mapping")
-	if !ok {
-		return nil, false
-	}
-	out := map[string]string{}
-	d.keys(path, n, func(key string, k, v *yaml.Node) bool {
-		s, ok := d.str(path+"."+key, v)
-		out[key] = s
-		d.fields[path+"."+key] = field{key: k, val: v, bad: !ok}
-		return true
-	})
-	return out, len(out) > 0 || len(n.Content) == 0 // all keys bad: reported already
+	return ok || out.Type() != reflect.TypeFor[[]time.Duration]()
 }
 
 // expect returns the node v refers to if it is of kind, else reports that
@@ -283,80 +234,67 @@ func (d *decoder) expect(path string, v *yaml.Node, kind yaml.Kind, want string)
 	return nil, false
 }
 
-// str decodes any non-null scalar as its text.
-func (d *decoder) str(path string, v *yaml.Node) (string, bool) {
-	if n, ok := d.expect(path, v, yaml.ScalarNode, "a string"); ok {
-		return n.Value, true
-	}
-	return "", false
+// wants names what a scalar of each type is expected to be.
+var wants = map[reflect.Type]string{
+	reflect.TypeFor[string]():        "a string",
+	reflect.TypeFor[int]():           "an integer",
+	reflect.TypeFor[float64]():       "a number",
+	reflect.TypeFor[time.Duration](): "a duration string",
 }
 
-// duration decodes a Prometheus-style duration string ("30s", "1h30m", "1d").
-// A leading "-" is accepted so that validation can report the sign clearly.
-func (d *decoder) duration(path string, v *yaml.Node) (time.Duration, bool) {
-	n, ok := d.expect(path, v, yaml.ScalarNode, "a duration string")
+// scalar decodes v into out, a string (any scalar, as written), int,
+// float64 or time.Duration.
+func (d *decoder) scalar(path string, v *yaml.Node, out reflect.Value) bool {
+	n, ok := d.expect(path, v, yaml.ScalarNode, wants[out.Type()])
 	if !ok {
-		return 0, false
+		return false
 	}
-	if tag := n.ShortTag(); tag == "!!int" || tag == "!!float" {
-		d.probs.add(v.Line, path, "invalid duration %q: not a valid duration string (a number needs a unit, e.g. \"%ss\")", n.Value, n.Value)
-		return 0, false
+	var err error
+	tag := n.ShortTag()
+	number := tag == "!!int" || tag == "!!float"
+	switch p := out.Addr().Interface().(type) {
+	case *string:
+		*p = n.Value
+	case *time.Duration:
+		*p, err = parseDuration(n.Value, number)
+	case *int:
+		if *p, err = strconv.Atoi(n.Value); err != nil && tag == "!!int" {
+			err = n.Decode(p) // YAML forms such as 0x10 or 0o17
+		}
+		if err != nil {
+			err = fmt.Errorf("invalid integer %q", n.Value)
+		}
+	case *float64:
+		if *p, err = strconv.ParseFloat(n.Value, 64); err != nil && number {
+			err = n.Decode(p) // YAML forms such as .inf or 0x10
+		}
+		if err != nil {
+			err = fmt.Errorf("invalid number %q", n.Value)
+		}
 	}
-	dur, err := parseDuration(n.Value)
 	if err != nil {
-		d.probs.add(v.Line, path, "invalid duration %q: %s", n.Value, err)
-		return 0, false
+		d.probs.add(v.Line, path, "%s", err)
 	}
-	return dur, true
+	return err == nil
 }
 
-// parseDuration wraps model.ParseDuration, allowing a leading "-" and
-// stripping the repeated input from its error messages.
-func parseDuration(s string) (time.Duration, error) {
+// parseDuration parses a Prometheus-style duration ("30s", "1h30m", "1d"),
+// and also a leading "-" so that validation can report the sign clearly.
+func parseDuration(s string, number bool) (time.Duration, error) {
+	if number {
+		return 0, fmt.Errorf("invalid duration %q: not a valid duration string (a number needs a unit, e.g. \"%ss\")", s, s)
+	}
 	body, neg := strings.CutPrefix(s, "-")
-	md, err := model.ParseDuration(body)
-	if err != nil {
-		msg := err.Error()
-		msg = strings.TrimSuffix(msg, ": "+strconv.Quote(body))
+	d, err := model.ParseDuration(body)
+	if err != nil { // without the input it repeats
+		msg := strings.TrimSuffix(err.Error(), ": "+strconv.Quote(body))
 		msg = strings.TrimSuffix(msg, " in duration "+strconv.Quote(body))
-		return 0, errors.New(msg)
+		return 0, fmt.Errorf("invalid duration %q: %s", s, msg)
 	}
 	if neg {
-		return -time.Duration(md), nil
+		d = -d
 	}
-	return time.Duration(md), nil
-}
-
-func (d *decoder) integer(path string, v *yaml.Node) (int, bool) {
-	n, ok := d.expect(path, v, yaml.ScalarNode, "an integer")
-	if !ok {
-		return 0, false
-	}
-	i, err := strconv.ParseInt(n.Value, 10, 64)
-	if err != nil && n.ShortTag() == "!!int" {
-		err = n.Decode(&i) // YAML forms such as 0x10 or 0o17
-	}
-	if err != nil || i < math.MinInt || i > math.MaxInt {
-		d.probs.add(v.Line, path, "invalid integer %q", n.Value)
-		return 0, false
-	}
-	return int(i), true
-}
-
-func (d *decoder) float(path string, v *yaml.Node) (float64, bool) {
-	n, ok := d.expect(path, v, yaml.ScalarNode, "a number")
-	if !ok {
-		return 0, false
-	}
-	f, err := strconv.ParseFloat(n.Value, 64)
-	if tag := n.ShortTag(); err != nil && (tag == "!!int" || tag == "!!float") {
-		err = n.Decode(&f) // YAML forms such as .inf or 0x10
-	}
-	if err != nil {
-		d.probs.add(v.Line, path, "invalid number %q", n.Value)
-		return 0, false
-	}
-	return f, true
+	return time.Duration(d), nil
 }
 
 // join and index build the paths of keys and list items.
