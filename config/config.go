@@ -30,6 +30,15 @@ const (
 
 	// MaxPageSize is the largest MaxItems ListDurableExecutionsByFunction accepts.
 	MaxPageSize = 1000
+
+	// Bounds of values that are valid YAML but nonsense. A poll more often
+	// than every second only burns the shared budget; one less often than
+	// daily is no monitoring. The API keeps an execution at most 90 days
+	// after it ends (RetentionPeriodInDays), so a longer window lists
+	// nothing more.
+	MinInterval = time.Second
+	MaxInterval = 24 * time.Hour
+	MaxWindow   = 90 * 24 * time.Hour
 )
 
 // Config is the whole exporter configuration. The yaml tags name the keys of

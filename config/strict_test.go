@@ -78,3 +78,24 @@ functions:
 		t.Errorf("errors\n got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestNonsenseValues: values that are valid YAML but nonsense are errors
+// that name the key, the value and the line.
+func TestNonsenseValues(t *testing.T) {
+	for _, c := range []struct{ yaml, want string }{
+		{"interval: 1ms\nfunctions:\n  - name: a\n", `line 1: interval: must be between "1s" and "1d", got "1ms"`},
+		{"interval: 100y\nresync_interval: 0s\nfunctions:\n  - name: a\n", `line 1: interval: must be between "1s" and "1d", got "100y"`},
+		{"window: 290y\nfunctions:\n  - name: a\n", `line 1: window: must be at most "90d", got "290y"`},
+		{"window: 91d\nfunctions:\n  - name: a\n", `line 1: window: must be at most "90d", got "91d"`},
+		{"functions:\n  - name: a\n    window: 100d\n", `line 3: functions[0].window: must be at most "90d", got "100d"`},
+		{"discovery:\n  - regions: [us-east-1]\n    window: 100d\n", `line 3: discovery[0].window: must be at most "90d", got "100d"`},
+	} {
+		_, err := Parse([]byte(c.yaml))
+		if err == nil || err.Error() != c.want {
+			t.Errorf("Parse(%q) = %v\nwant %s", c.yaml, err, c.want)
+		}
+	}
+	if _, err := Parse([]byte("interval: 1s\nwindow: 90d\nfunctions:\n  - name: a\n")); err != nil {
+		t.Errorf("the bounds themselves are rejected: %v", err)
+	}
+}

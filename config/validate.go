@@ -154,8 +154,8 @@ func (s scope) settings(c *Config) {
 	u, err := url.Parse(c.Endpoint)
 	s.check("endpoint", c.Endpoint != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == ""),
 		"invalid URL %q (want an absolute http:// or https:// URL)", c.Endpoint)
-	s.positive("interval", c.Interval)
-	s.positive("window", c.Window)
+	s.within("interval", c.Interval, MinInterval, MaxInterval)
+	s.within("window", c.Window, 0, MaxWindow)
 	s.positive("overlap", c.Overlap)
 	s.offOrAtLeastInterval("resync_interval", c.ResyncInterval, c.Interval)
 	s.offOrAtLeastInterval("max_idle_interval", c.MaxIdleInterval, c.Interval)
@@ -166,8 +166,20 @@ func (s scope) settings(c *Config) {
 	s.rate("get_requests_per_second", c.GetRequestsPerSecond)
 }
 
-func (s scope) positive(key string, d time.Duration) {
-	s.check(key, d <= 0, "must be > 0, got %q", s.raw(key, fmtDur(d)))
+func (s scope) positive(key string, d time.Duration) bool {
+	return s.check(key, d <= 0, "must be > 0, got %q", s.raw(key, fmtDur(d)))
+}
+
+// within checks a duration that is > 0, at least lo (when lo > 0) and at
+// most hi.
+func (s scope) within(key string, d, lo, hi time.Duration) {
+	switch {
+	case !s.positive(key, d):
+	case lo > 0:
+		s.check(key, d < lo || d > hi, "must be between %q and %q, got %q", fmtDur(lo), fmtDur(hi), s.raw(key, fmtDur(d)))
+	default:
+		s.check(key, d > hi, "must be at most %q, got %q", fmtDur(hi), s.raw(key, fmtDur(d)))
+	}
 }
 
 // offOrAtLeastInterval checks a duration that is 0 (disabled) or >= interval.
@@ -342,8 +354,8 @@ func (e scope) items(key string, list []string, hint, what string, valid func(st
 func (s scope) defaulted(key string, d *time.Duration, def time.Duration) {
 	if *d == 0 && !s.set(key) && !s.bad(key) {
 		*d = def
-	} else {
-		s.positive(key, *d)
+	} else if s.positive(key, *d) && key == "window" {
+		s.within(key, *d, 0, MaxWindow)
 	}
 }
 
