@@ -223,109 +223,109 @@ func (s scope) buckets(bs []time.Duration) {
 
 // function checks a static function entry and fills its derived fields. It
 // reports whether the entry is sound enough to be checked for duplicates.
-func (e scope) function(f *Function, c *Config) bool {
+func (s scope) function(f *Function, c *Config) bool {
 	pn, nameOK := parseFunctionName(f.Name)
-	if e.required("name", f.Name == "") && !nameOK {
-		e.add("name", "%s", nameProblem(f.Name))
+	if s.required("name", f.Name == "") && !nameOK {
+		s.add("name", "%s", nameProblem(f.Name))
 	}
 	f.FunctionName = pn.functionName
-	qualOK := e.qualifier(f.Qualifier)
+	qualOK := s.qualifier(f.Qualifier)
 	if nameOK && qualOK {
-		qualOK = e.fromARN("qualifier", &f.Qualifier, pn.qualifier, f.Name)
+		qualOK = s.fromARN("qualifier", &f.Qualifier, pn.qualifier, f.Name)
 	}
 	// region: the ARN's, else the function's own, else the global one.
 	// (A Region equal to the ARN's is not checked again: ARN regions follow
 	// their own pattern, and Validate may have filled it in.)
-	own := f.Region != "" && !(nameOK && f.Region == pn.region)
-	regOK := e.check("region", own && !regionRE.MatchString(f.Region), badRegion, f.Region)
+	own := f.Region != "" && (!nameOK || f.Region != pn.region)
+	regOK := s.check("region", own && !regionRE.MatchString(f.Region), badRegion, f.Region)
 	if nameOK && regOK {
-		regOK = e.fromARN("region", &f.Region, pn.region, f.Name)
+		regOK = s.fromARN("region", &f.Region, pn.region, f.Name)
 		f.Region = cmp.Or(f.Region, c.Region)
 	}
 	// account: the ARN's, else the role's.
-	roleAccount, roleOK := e.role(f.RoleARN, f.ExternalID)
+	roleAccount, roleOK := s.role(f.RoleARN, f.ExternalID)
 	f.AccountID = cmp.Or(pn.account, roleAccount)
 	acctOK := pn.account == "" || roleAccount == "" || pn.account == roleAccount
 	if !acctOK {
-		e.add("role_arn", "account %q of %q conflicts with account %q in ARN %q", roleAccount, f.RoleARN, pn.account, f.Name)
+		s.add("role_arn", "account %q of %q conflicts with account %q in ARN %q", roleAccount, f.RoleARN, pn.account, f.Name)
 	}
-	e.statuses(f.Statuses)
-	e.defaulted("window", &f.Window, c.Window)
+	s.statuses(f.Statuses)
+	s.defaulted("window", &f.Window, c.Window)
 	return nameOK && qualOK && regOK && roleOK && acctOK
 }
 
 // fromARN fills in *v, the value of key, from a function ARN's value arn,
 // reporting a conflict between the two.
-func (e scope) fromARN(key string, v *string, arn, name string) bool {
+func (s scope) fromARN(key string, v *string, arn, name string) bool {
 	*v = cmp.Or(*v, arn)
-	return e.check(key, arn != "" && *v != arn, "%q conflicts with %s %q in ARN %q", *v, key, arn, name)
+	return s.check(key, arn != "" && *v != arn, "%q conflicts with %s %q in ARN %q", *v, key, arn, name)
 }
 
 // discovery checks a discovery entry and fills in its derived fields.
-func (e scope) discovery(d *Discovery, c *Config) {
-	if e.required("regions", d.Regions == nil) {
-		e.items("regions", d.Regions, "at least one region is required", "region", regionRE.MatchString, badRegion)
+func (s scope) discovery(d *Discovery, c *Config) {
+	if s.required("regions", d.Regions == nil) {
+		s.items("regions", d.Regions, "at least one region is required", "region", regionRE.MatchString, badRegion)
 	}
-	d.AccountID, _ = e.role(d.RoleARN, d.ExternalID)
-	if !e.bad("tags") && d.Tags != nil {
-		e.check("tags", len(d.Tags) == 0, "empty mapping; omit the key to match any tags")
+	d.AccountID, _ = s.role(d.RoleARN, d.ExternalID)
+	if !s.bad("tags") && d.Tags != nil {
+		s.check("tags", len(d.Tags) == 0, "empty mapping; omit the key to match any tags")
 		if _, ok := d.Tags[""]; ok {
-			line := cmp.Or(e.field("tags.").keyLine, e.lineOf("tags")) // of the key "", if in the file
-			e.p.add(line, join(e.path, "tags"), "empty tag key")
+			line := cmp.Or(s.field("tags.").keyLine, s.lineOf("tags")) // of the key "", if in the file
+			s.p.add(line, join(s.path, "tags"), "empty tag key")
 		}
 	}
 	d.Pattern = nil
-	if !e.bad("name_pattern") && d.NamePattern != "" {
+	if !s.bad("name_pattern") && d.NamePattern != "" {
 		var err error
 		if d.Pattern, err = regexp.Compile(d.NamePattern); err != nil {
 			msg := strings.TrimPrefix(err.Error(), "error parsing regexp: ") // leaves "CODE: `EXPR`"
-			e.add("name_pattern", "invalid regular expression %q: %s", d.NamePattern, msg)
+			s.add("name_pattern", "invalid regular expression %q: %s", d.NamePattern, msg)
 		}
 	}
-	e.defaulted("refresh", &d.Refresh, DefaultDiscoveryRefresh)
-	e.qualifier(d.Qualifier)
-	e.statuses(d.Statuses)
-	e.defaulted("window", &d.Window, c.Window)
+	s.defaulted("refresh", &d.Refresh, DefaultDiscoveryRefresh)
+	s.qualifier(d.Qualifier)
+	s.statuses(d.Statuses)
+	s.defaulted("window", &d.Window, c.Window)
 }
 
 // required reports a required key missing from an entry of the file, and
 // whether the key holds a value to check (zero says if the value is zero).
-func (e scope) required(key string, zero bool) bool {
-	if zero && e.fields != nil && !e.set(key) && !e.bad(key) {
-		e.p.add(e.line, e.path, "missing required key %q", key)
+func (s scope) required(key string, zero bool) bool {
+	if zero && s.fields != nil && !s.set(key) && !s.bad(key) {
+		s.p.add(s.line, s.path, "missing required key %q", key)
 		return false
 	}
-	return !e.bad(key)
+	return !s.bad(key)
 }
 
-func (e scope) qualifier(q string) bool {
-	return e.check("qualifier", q != "" && !qualifierRE.MatchString(q),
+func (s scope) qualifier(q string) bool {
+	return s.check("qualifier", q != "" && !qualifierRE.MatchString(q),
 		"invalid qualifier %q (want a version number, $LATEST or an alias of 1-128 letters, digits, '-' or '_')", q)
 }
 
 // role checks role_arn and external_id and returns the role's account ("" if
 // there is no valid role) and whether both are valid.
-func (e scope) role(roleARN, externalID string) (account string, ok bool) {
+func (s scope) role(roleARN, externalID string) (account string, ok bool) {
 	if m := roleARNRE.FindStringSubmatch(roleARN); m != nil {
 		account = m[1]
 	}
-	roleOK := e.check("role_arn", roleARN != "" && account == "",
+	roleOK := s.check("role_arn", roleARN != "" && account == "",
 		"invalid role ARN %q (want arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME with a 12-digit ACCOUNT)", roleARN)
 	var idProblem string
 	switch {
 	case externalID == "":
-	case roleARN == "" && !e.bad("role_arn"):
+	case roleARN == "" && !s.bad("role_arn"):
 		idProblem = "requires role_arn"
 	case len(externalID) < 2 || len(externalID) > 1224 || !externalIDRE.MatchString(externalID):
 		idProblem = fmt.Sprintf("invalid external ID %q (want 2-1224 letters, digits or any of _+=,.@:/-)", externalID)
 	}
-	idOK := e.check("external_id", idProblem != "", "%s", idProblem)
+	idOK := s.check("external_id", idProblem != "", "%s", idProblem)
 	return account, roleOK && idOK
 }
 
-func (e scope) statuses(statuses []string) {
-	if !e.bad("statuses") && statuses != nil {
-		e.items("statuses", statuses, "omit the key to export all statuses", "status", isStatus,
+func (s scope) statuses(statuses []string) {
+	if !s.bad("statuses") && statuses != nil {
+		s.items("statuses", statuses, "omit the key to export all statuses", "status", isStatus,
 			"unknown status %q (want one of "+strings.Join(AllStatuses(), ", ")+")")
 	}
 }
@@ -333,8 +333,8 @@ func (e scope) statuses(statuses []string) {
 // items checks the list under key: that it is not empty (hint says what to
 // do instead), that every item is valid (else reported with format, given
 // the item) and that none repeats an earlier one.
-func (e scope) items(key string, list []string, hint, what string, valid func(string) bool, format string) {
-	e.check(key, len(list) == 0, "empty list; %s", hint)
+func (s scope) items(key string, list []string, hint, what string, valid func(string) bool, format string) {
+	s.check(key, len(list) == 0, "empty list; %s", hint)
 	first := map[string]int{}
 	for j, item := range list {
 		k, dup := first[item]
@@ -342,9 +342,9 @@ func (e scope) items(key string, list []string, hint, what string, valid func(st
 		case ok && !dup:
 			first[item] = j
 		case !ok:
-			e.check(index(key, j), true, format, item)
+			s.check(index(key, j), true, format, item)
 		default:
-			e.check(index(key, j), true, "duplicate %s %q (first at %s[%d])", what, item, key, k)
+			s.check(index(key, j), true, "duplicate %s %q (first at %s[%d])", what, item, key, k)
 		}
 	}
 }
