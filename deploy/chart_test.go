@@ -7,84 +7,90 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 var chartDir = filepath.Join("helm", "lambda-durable-exporter")
 
-func read(t *testing.T, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+// valuesFile is values.yaml parsed: the dotted path of every key in file
+// order, whether each is a leaf, and its key and value nodes. Maps nest;
+// a list and everything in it belong to the key that holds the list.
+type valuesFile struct {
+	paths      []string
+	leaf       map[string]bool
+	key, value map[string]*yaml.Node
+	root       *yaml.Node
 }
 
-// valuesKeys returns the dotted path of every key of a values.yaml and
-// whether it is a leaf. It understands the block-style YAML that
-// values.yaml is written in: maps nest by indentation, list items ("- ...")
-// and everything under them belong to the key that holds the list.
-func valuesKeys(t *testing.T, src string) (paths []string, leaf map[string]bool) {
+// readValues parses the chart's values.yaml with yaml.v3. A key is a leaf
+// unless its value is a map with keys: a scalar, a list, an empty map ({})
+// and no value at all are leaves.
+func readValues(t *testing.T) *valuesFile {
 	t.Helper()
-	keyRE := regexp.MustCompile(`^( *)([A-Za-z0-9_.\-/]+|"[^"]+"):(?:\s+(.*))?$`)
-	type frame struct {
-		indent int
-		path   string
-	}
-	var stack []frame
-	leaf = map[string]bool{}
-	listIndent := -1
-	for i, line := range strings.Split(src, "\n") {
-		trimmed := strings.TrimSpace(line)
-		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
-			continue
+	name := filepath.Join(chartDir, "values.yaml")
+	v := &valuesFile{root: parseYAML(t, name), leaf: map[string]bool{}, key: map[string]*yaml.Node{}, value: map[string]*yaml.Node{}}
+	var walk func(prefix string, m *yaml.Node)
+	walk = func(prefix string, m *yaml.Node) {
+		if m.Kind != yaml.MappingNode {
+			t.Fatalf("%s:%d: %q is not a map", name, m.Line, prefix)
 		}
-		indent := len(line) - len(strings.TrimLeft(line, " "))
-		if listIndent >= 0 && indent >= listIndent {
-			continue // inside a list
-		}
-		listIndent = -1
-		if strings.HasPrefix(trimmed, "- ") || trimmed == "-" {
-			listIndent = indent
-			continue
-		}
-		m := keyRE.FindStringSubmatch(line)
-		if m == nil {
-			t.Fatalf("values.yaml:%d: cannot read %q", i+1, line)
-		}
-		for len(stack) > 0 && stack[len(stack)-1].indent >= indent {
-			stack = stack[:len(stack)-1]
-		}
-		key := strings.Trim(m[2], `"`)
-		path := key
-		if len(stack) > 0 {
-			path = stack[len(stack)-1].path + "." + key
-			leaf[stack[len(stack)-1].path] = false
-		}
-		value := strings.TrimSpace(m[3])
-		if c := strings.Index(value, " #"); c >= 0 {
-			value = strings.TrimSpace(value[:c])
-		}
-		paths = append(paths, path)
-		leaf[path] = value != ""
-		if value == "" {
-			stack = append(stack, frame{indent, path})
-			// A key with nothing under it but a list is a leaf too.
-			leaf[path] = true
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			k, val := m.Content[i], m.Content[i+1]
+			if k.Kind != yaml.ScalarNode || k.Value == "" || k.Value == "<<" || strings.Contains(k.Value, ".") {
+				t.Fatalf("%s:%d: cannot read key %q under %q", name, k.Line, k.Value, prefix)
+			}
+			p := k.Value
+			if prefix != "" {
+				p = prefix + "." + k.Value
+			}
+			v.paths = append(v.paths, p)
+			v.key[p], v.value[p] = k, val
+			v.leaf[p] = val.Kind != yaml.MappingNode || len(val.Content) == 0
+			if !v.leaf[p] {
+				walk(p, val)
+			}
 		}
 	}
-	return paths, leaf
+	walk("", v.root)
+	return v
+}
+
+// comments returns every comment in the block of path ("" is the whole
+// file): above, beside and below its key and everything under it.
+func (v *valuesFile) comments(path string) string {
+	var b strings.Builder
+	var collect func(n *yaml.Node)
+	collect = func(n *yaml.Node) {
+		if n == nil {
+			return
+		}
+		for _, c := range []string{n.HeadComment, n.LineComment, n.FootComment} {
+			b.WriteString(c + "\n")
+		}
+		for _, c := range n.Content {
+			collect(c)
+		}
+	}
+	if path == "" {
+		collect(v.root)
+	} else {
+		collect(v.key[path])
+		collect(v.value[path])
+	}
+	return b.String()
 }
 
 // TestValuesDocumentedInChartREADME: every values.yaml key is in the chart
 // README's table and every key in that table is in values.yaml.
 func TestValuesDocumentedInChartREADME(t *testing.T) {
-	paths, leaf := valuesKeys(t, read(t, filepath.Join(chartDir, "values.yaml")))
-	if len(paths) < 50 {
-		t.Fatalf("only %d keys read from values.yaml", len(paths))
+	v := readValues(t)
+	if len(v.paths) < 50 {
+		t.Fatalf("only %d keys read from values.yaml", len(v.paths))
 	}
 	readme := read(t, filepath.Join(chartDir, "README.md"))
 	documented := map[string]bool{}
@@ -92,9 +98,9 @@ func TestValuesDocumentedInChartREADME(t *testing.T) {
 		documented[k] = true
 	}
 	known := map[string]bool{}
-	for _, p := range paths {
+	for _, p := range v.paths {
 		known[p] = true
-		if leaf[p] {
+		if v.leaf[p] {
 			if !documented[p] {
 				t.Errorf("values.yaml key %s has no row in the chart README's values table", p)
 			}
@@ -110,6 +116,8 @@ func TestValuesDocumentedInChartREADME(t *testing.T) {
 	}
 }
 
+// readmeRows returns the first cell (a `key`) and the rest of every row of
+// the chart README's Markdown tables.
 func readmeRows(t *testing.T) map[string]string {
 	t.Helper()
 	rowRE := regexp.MustCompile("(?m)^\\| `([^`]+)` \\|(.*)$")
@@ -172,13 +180,14 @@ func schemaKeys(t *testing.T) (paths, open map[string]bool) {
 
 // TestValuesMatchSchema: values.yaml and values.schema.json define the same
 // keys wherever the schema lists properties, except optional keys that the
-// schema types and the README documents as optional, and every object the
-// schema lists properties of rejects other keys.
+// schema types, the README documents as optional and a comment in their
+// block of values.yaml names, and every object the schema lists properties
+// of rejects other keys.
 func TestValuesMatchSchema(t *testing.T) {
 	schemaPaths, open := schemaKeys(t)
-	paths, _ := valuesKeys(t, read(t, filepath.Join(chartDir, "values.yaml")))
+	v := readValues(t)
 	inValues := map[string]bool{}
-	for _, p := range paths {
+	for _, p := range v.paths {
 		inValues[p] = true
 		parent := ""
 		if i := strings.LastIndex(p, "."); i >= 0 {
@@ -191,13 +200,25 @@ func TestValuesMatchSchema(t *testing.T) {
 	rows := readmeRows(t)
 	var missing []string
 	for p := range schemaPaths {
-		if !inValues[p] && !strings.Contains(rows[p], "Optional") {
+		if !inValues[p] {
 			missing = append(missing, p)
 		}
 	}
 	sort.Strings(missing)
 	for _, p := range missing {
-		t.Errorf("values.schema.json defines %s, which values.yaml does not have (add it with a default, or document it as Optional in the chart README)", p)
+		parent, key := "", p
+		if i := strings.LastIndex(p, "."); i >= 0 {
+			parent, key = p[:i], p[i+1:]
+		}
+		if !inValues[parent] && parent != "" {
+			continue // reported for its parent
+		}
+		if !strings.Contains(rows[p], "Optional") {
+			t.Errorf("values.schema.json defines %s, which values.yaml does not have (add it with a default, or document it as Optional in the chart README)", p)
+		}
+		if !regexp.MustCompile(`\b` + regexp.QuoteMeta(key) + `\b`).MatchString(v.comments(parent)) {
+			t.Errorf("values.schema.json defines %s, which values.yaml neither has nor names in a comment of its block %q (the list of optional keys)", p, parent)
+		}
 	}
 }
 
@@ -208,122 +229,6 @@ func underOpen(p string, open map[string]bool) bool {
 		}
 	}
 	return false
-}
-
-type alertRule struct {
-	name, block string
-}
-
-// alertRules splits files/alerts.yaml into its alerting rules.
-func alertRules(t *testing.T) []alertRule {
-	t.Helper()
-	src := read(t, filepath.Join(chartDir, "files", "alerts.yaml"))
-	re := regexp.MustCompile(`(?m)^\s+- alert: (\S+)\s*$`)
-	idx := re.FindAllStringSubmatchIndex(src, -1)
-	if len(idx) == 0 {
-		t.Fatal("no alert in files/alerts.yaml")
-	}
-	var rules []alertRule
-	for i, m := range idx {
-		end := len(src)
-		if i+1 < len(idx) {
-			end = idx[i+1][0]
-		}
-		rules = append(rules, alertRule{name: src[m[2]:m[3]], block: src[m[0]:end]})
-	}
-	return rules
-}
-
-// TestAlertRules checks the shape of every alert and that the issue's alerts exist.
-func TestAlertRules(t *testing.T) {
-	rules := alertRules(t)
-	have := map[string]bool{}
-	for _, r := range rules {
-		have[r.name] = true
-		for _, want := range []string{"severity: ", "summary: ", "description: ", "$labels.function", "runbook_url: "} {
-			if !strings.Contains(r.block, want) {
-				t.Errorf("alert %s has no %q", r.name, strings.TrimSpace(want))
-			}
-		}
-		if !regexp.MustCompile(`severity: (critical|warning|info)\n`).MatchString(r.block) {
-			t.Errorf("alert %s: severity is not critical, warning or info", r.name)
-		}
-		m := regexp.MustCompile(`runbook_url: (\S+)`).FindStringSubmatch(r.block)
-		if m != nil && !strings.HasSuffix(m[1], "/README.md#"+strings.ToLower(r.name)) {
-			t.Errorf("alert %s: runbook_url %s does not point at the README anchor #%s", r.name, m[1], strings.ToLower(r.name))
-		}
-	}
-	for _, want := range []string{
-		"LambdaDurableExecutionsFailed", "LambdaDurableExecutionsTimedOut", "LambdaDurableExecutionRunningTooLong",
-		"LambdaDurableExecutionFailureRatioHigh", "LambdaDurableExporterPollsFailing", "LambdaDurableExporterAbsent",
-		"LambdaDurableExporterApiThrottled", "LambdaDurableExporterShardMissing",
-	} {
-		if !have[want] {
-			t.Errorf("files/alerts.yaml has no alert %s", want)
-		}
-	}
-}
-
-// TestAlertRunbooks: every alert has a runbook section in README.md, the
-// anchor its runbook_url points at.
-func TestAlertRunbooks(t *testing.T) {
-	doc := read(t, filepath.Join("..", "README.md"))
-	if !strings.Contains(doc, "## Alerts runbook") {
-		t.Fatal(`README.md has no "## Alerts runbook" section`)
-	}
-	for _, r := range alertRules(t) {
-		if !regexp.MustCompile(`(?m)^#{2,4} ` + r.name + `\s*$`).MatchString(doc) {
-			t.Errorf("README.md has no runbook heading for %s", r.name)
-		}
-	}
-}
-
-// TestPromtoolTestsCoverEveryAlert: deploy/prometheus/alerts_test.yaml tests
-// the chart's rules file itself and, for every alert, a case where it fires
-// and a case where it does not.
-func TestPromtoolTestsCoverEveryAlert(t *testing.T) {
-	src := read(t, filepath.Join("prometheus", "alerts_test.yaml"))
-	if !strings.Contains(src, "- ../helm/lambda-durable-exporter/files/alerts.yaml") {
-		t.Error("alerts_test.yaml does not load ../helm/lambda-durable-exporter/files/alerts.yaml")
-	}
-	firing, quiet := map[string]bool{}, map[string]bool{}
-	lines := strings.Split(src, "\n")
-	for i, l := range lines {
-		name, ok := strings.CutPrefix(strings.TrimSpace(l), "alertname: ")
-		if !ok {
-			continue
-		}
-		for _, next := range lines[i+1:] {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(next), "exp_alerts:"); ok {
-				if strings.TrimSpace(v) == "[]" {
-					quiet[name] = true
-				} else {
-					firing[name] = true
-				}
-				break
-			}
-		}
-	}
-	for _, r := range alertRules(t) {
-		if !firing[r.name] {
-			t.Errorf("no promtool test case where %s fires", r.name)
-		}
-		if !quiet[r.name] {
-			t.Errorf("no promtool test case where %s does not fire", r.name)
-		}
-	}
-}
-
-// TestPrometheusRuleEmbedsAlertsFile: the PrometheusRule is the rules file,
-// not a copy of it.
-func TestPrometheusRuleEmbedsAlertsFile(t *testing.T) {
-	tpl := read(t, filepath.Join(chartDir, "templates", "prometheusrule.yaml"))
-	if !strings.Contains(tpl, `.Files.Get "files/alerts.yaml"`) {
-		t.Error(`templates/prometheusrule.yaml does not embed files/alerts.yaml with .Files.Get`)
-	}
-	if strings.Contains(tpl, "- alert:") {
-		t.Error("templates/prometheusrule.yaml defines alerts of its own")
-	}
 }
 
 // TestWorkloadsSharePodTemplate: the Deployment and the StatefulSet
@@ -368,7 +273,8 @@ func helmBinary(t *testing.T) (helm, kubeVersion string) {
 }
 
 // helmTemplate renders the chart with a ci/*-values.yaml file and extra
-// arguments; it returns the output and whether helm succeeded.
+// arguments. It returns helm's standard output when helm succeeded, and
+// its standard output and error when it failed.
 func helmTemplate(t *testing.T, values string, args ...string) (string, bool) {
 	t.Helper()
 	helm, kube := helmBinary(t)
@@ -376,81 +282,152 @@ func helmTemplate(t *testing.T, values string, args ...string) (string, bool) {
 		"--namespace", "monitoring", "--kube-version", kube, "-f", filepath.Join(chartDir, "ci", values)}, args...)...)
 	tmp := t.TempDir()
 	cmd.Env = append(os.Environ(), "HELM_CONFIG_HOME="+tmp, "HELM_CACHE_HOME="+tmp, "HELM_DATA_HOME="+tmp)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.String(), err == nil
-}
-
-// manifests splits helm's output into its documents, by kind.
-func manifests(out string) map[string][]string {
-	docs := map[string][]string{}
-	for _, d := range strings.Split(out, "\n---\n") {
-		if m := regexp.MustCompile(`(?m)^kind: (\S+)$`).FindStringSubmatch(d); m != nil {
-			docs[m[1]] = append(docs[m[1]], d)
-		}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String() + stderr.String(), false
 	}
-	return docs
+	return stdout.String(), true
 }
 
-func wantLines(t *testing.T, what, doc string, lines ...string) {
+// render runs helmTemplate, which must succeed, and parses its output.
+func render(t *testing.T, values string, args ...string) (string, map[string][]manifest) {
 	t.Helper()
-	for _, l := range lines {
-		if !regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(l) + `$`).MatchString(doc) {
-			t.Errorf("%s has no line %q:\n%s", what, l, doc)
+	out, ok := helmTemplate(t, values, args...)
+	if !ok {
+		t.Fatalf("helm template -f ci/%s %v failed:\n%s", values, args, out)
+	}
+	return out, manifests(t, out)
+}
+
+// exporterContainer returns the workload's only container.
+func exporterContainer(t *testing.T, what string, w workload) container {
+	t.Helper()
+	if c := w.Spec.Template.Spec.Containers; len(c) != 1 {
+		t.Fatalf("%s: want one container, got %d", what, len(c))
+	}
+	return w.Spec.Template.Spec.Containers[0]
+}
+
+func wantArgs(t *testing.T, what string, c container, args ...string) {
+	t.Helper()
+	for _, a := range args {
+		if !slices.Contains(c.Args, a) {
+			t.Errorf("%s: the container has no argument %q: %q", what, a, c.Args)
 		}
 	}
 }
+
+// wantLabels checks that labels carry every name=value of want.
+func wantLabels(t *testing.T, what string, labels map[string]string, want ...string) {
+	t.Helper()
+	for _, kv := range want {
+		k, v, _ := strings.Cut(kv, "=")
+		if got, ok := labels[k]; !ok || got != v {
+			t.Errorf("%s: label %s is %q, want %q (labels %v)", what, k, got, v, labels)
+		}
+	}
+}
+
+var podLabels = []string{"app.kubernetes.io/name=lambda-durable-exporter", "app.kubernetes.io/instance=lambda-durable-exporter"}
 
 // TestChartSharding: sharding.enabled renders a StatefulSet of
 // sharding.shards replicas (instead of the Deployment) governed by a headless
 // Service, with the shard flags and POD_NAME; the Service, the ServiceMonitor
 // (not the headless Service) and the PodDisruptionBudget select its pods.
 func TestChartSharding(t *testing.T) {
-	out, ok := helmTemplate(t, "sharded-values.yaml")
-	if !ok {
-		t.Fatalf("helm template -f ci/sharded-values.yaml failed:\n%s", out)
-	}
-	docs := manifests(out)
+	_, docs := render(t, "sharded-values.yaml")
 	if len(docs["Deployment"]) != 0 || len(docs["StatefulSet"]) != 1 {
 		t.Fatalf("want 1 StatefulSet and no Deployment, got %d and %d", len(docs["StatefulSet"]), len(docs["Deployment"]))
 	}
-	sts := docs["StatefulSet"][0]
-	wantLines(t, "the StatefulSet", sts,
-		"replicas: 3", "serviceName: lambda-durable-exporter-headless", "podManagementPolicy: Parallel",
-		"- --shard.total=3", "- --shard.auto", "- name: POD_NAME", "fieldPath: metadata.name",
-		"readOnlyRootFilesystem: true", "app.kubernetes.io/name: lambda-durable-exporter", "app.kubernetes.io/instance: lambda-durable-exporter")
-	var headless, regular string
-	for _, svc := range docs["Service"] {
-		if strings.Contains(svc, "clusterIP: None") {
-			headless = svc
-		} else {
-			regular = svc
+	var sts workload
+	docs["StatefulSet"][0].decode(t, &sts)
+	if r := sts.Spec.Replicas; r == nil || *r != 3 {
+		t.Errorf("the StatefulSet: replicas %v, want 3", r)
+	}
+	if sts.Spec.ServiceName != "lambda-durable-exporter-headless" {
+		t.Errorf("the StatefulSet: serviceName %q, want lambda-durable-exporter-headless", sts.Spec.ServiceName)
+	}
+	if sts.Spec.PodManagementPolicy != "Parallel" {
+		t.Errorf("the StatefulSet: podManagementPolicy %q, want Parallel", sts.Spec.PodManagementPolicy)
+	}
+	c := exporterContainer(t, "the StatefulSet", sts)
+	wantArgs(t, "the StatefulSet", c, "--shard.total=3", "--shard.auto")
+	podName := false
+	for _, e := range c.Env {
+		if e.Name == "POD_NAME" {
+			podName = e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name"
 		}
 	}
-	if headless == "" || regular == "" {
-		t.Fatalf("want a regular and a headless Service, got:\n%s", strings.Join(docs["Service"], "\n---\n"))
+	if !podName {
+		t.Errorf("the StatefulSet: no env POD_NAME from fieldRef metadata.name: %+v", c.Env)
 	}
-	wantLines(t, "the headless Service", headless, "name: lambda-durable-exporter-headless", `lambda-durable-exporter/headless: "true"`)
-	if strings.Contains(regular, "lambda-durable-exporter/headless") {
+	if r := c.SecurityContext.ReadOnlyRootFilesystem; r == nil || !*r {
+		t.Error("the StatefulSet: the container's root filesystem is not read-only")
+	}
+	pod := sts.Spec.Template.Metadata.Labels
+	wantLabels(t, "the StatefulSet's selector", sts.Spec.Selector.MatchLabels, podLabels...)
+	wantLabels(t, "the StatefulSet's pod template", pod, podLabels...)
+	if !sts.Spec.Selector.matches(pod) {
+		t.Errorf("the StatefulSet's selector %+v does not select its own pods %v", sts.Spec.Selector, pod)
+	}
+
+	var headless, regular []service
+	for _, m := range docs["Service"] {
+		var s service
+		m.decode(t, &s)
+		if s.Spec.ClusterIP == "None" {
+			headless = append(headless, s)
+		} else {
+			regular = append(regular, s)
+		}
+	}
+	if len(headless) != 1 || len(regular) != 1 {
+		t.Fatalf("want a regular and a headless Service, got %d regular and %d headless", len(regular), len(headless))
+	}
+	if headless[0].Metadata.Name != "lambda-durable-exporter-headless" {
+		t.Errorf("the headless Service is named %q, want lambda-durable-exporter-headless", headless[0].Metadata.Name)
+	}
+	wantLabels(t, "the headless Service", headless[0].Metadata.Labels, "lambda-durable-exporter/headless=true")
+	if _, ok := regular[0].Metadata.Labels["lambda-durable-exporter/headless"]; ok {
 		t.Error("the regular Service carries the headless label: the ServiceMonitor would not select it")
+	}
+	for _, s := range []service{headless[0], regular[0]} {
+		if !(labelSelector{MatchLabels: s.Spec.Selector}).matches(pod) || len(s.Spec.Selector) == 0 {
+			t.Errorf("Service %s: selector %v does not select the StatefulSet's pods %v", s.Metadata.Name, s.Spec.Selector, pod)
+		}
 	}
 	if len(docs["ServiceMonitor"]) != 1 {
 		t.Fatal("no ServiceMonitor rendered")
 	}
-	wantLines(t, "the ServiceMonitor", docs["ServiceMonitor"][0], "- key: lambda-durable-exporter/headless", "operator: DoesNotExist")
+	var sm serviceMonitor
+	docs["ServiceMonitor"][0].decode(t, &sm)
+	doesNotExist := false
+	for _, e := range sm.Spec.Selector.MatchExpressions {
+		doesNotExist = doesNotExist || e.Key == "lambda-durable-exporter/headless" && e.Operator == "DoesNotExist"
+	}
+	if !doesNotExist {
+		t.Errorf("the ServiceMonitor's selector has no matchExpression lambda-durable-exporter/headless DoesNotExist: %+v", sm.Spec.Selector)
+	}
+	if !sm.Spec.Selector.matches(regular[0].Metadata.Labels) {
+		t.Errorf("the ServiceMonitor does not select the regular Service (labels %v)", regular[0].Metadata.Labels)
+	}
+	if sm.Spec.Selector.matches(headless[0].Metadata.Labels) {
+		t.Error("the ServiceMonitor selects the headless Service: every shard would be scraped twice")
+	}
 	if len(docs["PodDisruptionBudget"]) != 1 {
 		t.Fatal("no PodDisruptionBudget rendered")
 	}
-	wantLines(t, "the PodDisruptionBudget", docs["PodDisruptionBudget"][0],
-		"app.kubernetes.io/name: lambda-durable-exporter", "app.kubernetes.io/instance: lambda-durable-exporter")
+	var pdb podDisruptionBudget
+	docs["PodDisruptionBudget"][0].decode(t, &pdb)
+	wantLabels(t, "the PodDisruptionBudget's selector", pdb.Spec.Selector.MatchLabels, podLabels...)
+	if !pdb.Spec.Selector.matches(pod) {
+		t.Errorf("the PodDisruptionBudget's selector %+v does not select the StatefulSet's pods %v", pdb.Spec.Selector, pod)
+	}
 
 	// Unsharded renders keep the Deployment and have no shard flag.
-	out, ok = helmTemplate(t, "default-values.yaml")
-	if !ok {
-		t.Fatalf("helm template -f ci/default-values.yaml failed:\n%s", out)
-	}
-	if docs := manifests(out); len(docs["Deployment"]) != 1 || len(docs["StatefulSet"]) != 0 || len(docs["Service"]) != 1 {
+	out, docs := render(t, "default-values.yaml")
+	if len(docs["Deployment"]) != 1 || len(docs["StatefulSet"]) != 0 || len(docs["Service"]) != 1 {
 		t.Error("the default values do not render exactly a Deployment and one Service")
 	}
 	if strings.Contains(out, "--shard.") || strings.Contains(out, "POD_NAME") {
@@ -463,37 +440,91 @@ func TestChartSharding(t *testing.T) {
 // to https; basic auth makes the probes TCP checks unless probes.httpHeaders
 // is set, in which case both probes send them.
 func TestChartWebConfig(t *testing.T) {
-	out, ok := helmTemplate(t, "webconfig-values.yaml")
-	if !ok {
-		t.Fatalf("helm template -f ci/webconfig-values.yaml failed:\n%s", out)
-	}
-	docs := manifests(out)
+	_, docs := render(t, "webconfig-values.yaml")
 	if len(docs["Secret"]) != 1 || len(docs["Deployment"]) != 1 || len(docs["ServiceMonitor"]) != 1 {
 		t.Fatalf("want a Secret, a Deployment and a ServiceMonitor, got %d, %d, %d", len(docs["Secret"]), len(docs["Deployment"]), len(docs["ServiceMonitor"]))
 	}
-	wantLines(t, "the web config Secret", docs["Secret"][0], "name: lambda-durable-exporter-web-config")
-	dep := docs["Deployment"][0]
-	wantLines(t, "the Deployment", dep,
-		"- --web.config.file=/etc/lambda-durable-exporter/web/web-config.yml",
-		"mountPath: /etc/lambda-durable-exporter/web", "name: lambda-durable-exporter-web-config",
-		"path: tls/tls.crt", "path: tls/tls.key")
-	if n := strings.Count(dep, "tcpSocket:"); n != 2 || strings.Contains(dep, "httpGet:") {
-		t.Errorf("basic auth without probes.httpHeaders: want two tcpSocket probes and no httpGet, got %d tcpSocket", n)
+	if n := docs["Secret"][0].Metadata.Name; n != "lambda-durable-exporter-web-config" {
+		t.Errorf("the web config Secret is named %q, want lambda-durable-exporter-web-config", n)
 	}
-	wantLines(t, "the ServiceMonitor", docs["ServiceMonitor"][0], "scheme: https", "tlsConfig:", "basicAuth:", "name: lambda-durable-exporter-scrape")
+	var dep workload
+	docs["Deployment"][0].decode(t, &dep)
+	c := exporterContainer(t, "the Deployment", dep)
+	wantArgs(t, "the Deployment", c, "--web.config.file=/etc/lambda-durable-exporter/web/web-config.yml")
+	// The web config directory is a volume with the chart's Secret and
+	// the certificate from webConfig.tlsSecret under tls/.
+	var mounted string
+	for _, m := range c.VolumeMounts {
+		if m.MountPath == "/etc/lambda-durable-exporter/web" {
+			mounted = m.Name
+		}
+	}
+	if mounted == "" {
+		t.Errorf("the Deployment mounts nothing at /etc/lambda-durable-exporter/web: %+v", c.VolumeMounts)
+	}
+	var secrets []string
+	var paths []string
+	for _, v := range dep.Spec.Template.Spec.Volumes {
+		if v.Name != mounted || v.Projected == nil {
+			continue
+		}
+		for _, s := range v.Projected.Sources {
+			if s.Secret != nil {
+				secrets = append(secrets, s.Secret.Name)
+				for _, it := range s.Secret.Items {
+					paths = append(paths, it.Path)
+				}
+			}
+		}
+	}
+	if !slices.Contains(secrets, "lambda-durable-exporter-web-config") {
+		t.Errorf("the volume mounted at /etc/lambda-durable-exporter/web (%q) projects the Secrets %q, not lambda-durable-exporter-web-config", mounted, secrets)
+	}
+	for _, p := range []string{"tls/tls.crt", "tls/tls.key"} {
+		if !slices.Contains(paths, p) {
+			t.Errorf("the volume mounted at /etc/lambda-durable-exporter/web has no %s (paths %q)", p, paths)
+		}
+	}
+	for name, p := range map[string]probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
+		if p.TCPSocket == nil || p.HTTPGet != nil {
+			t.Errorf("basic auth without probes.httpHeaders: the %s probe is not a tcpSocket probe: %+v", name, p)
+		}
+	}
+	var sm serviceMonitor
+	docs["ServiceMonitor"][0].decode(t, &sm)
+	if len(sm.Spec.Endpoints) != 1 {
+		t.Fatalf("the ServiceMonitor has %d endpoints, want 1", len(sm.Spec.Endpoints))
+	}
+	ep := sm.Spec.Endpoints[0]
+	if ep.Scheme != "https" {
+		t.Errorf("the ServiceMonitor scrapes with scheme %q, want https", ep.Scheme)
+	}
+	if len(ep.TLSConfig) == 0 {
+		t.Error("the ServiceMonitor has no tlsConfig")
+	}
+	if ba := ep.BasicAuth; ba == nil || ba.Username.Name != "lambda-durable-exporter-scrape" || ba.Password.Name != "lambda-durable-exporter-scrape" {
+		t.Errorf("the ServiceMonitor's basicAuth does not take username and password from the Secret lambda-durable-exporter-scrape: %+v", ba)
+	}
 
-	out, ok = helmTemplate(t, "hardened-extras-values.yaml")
-	if !ok {
-		t.Fatalf("helm template -f ci/hardened-extras-values.yaml failed:\n%s", out)
+	_, docs = render(t, "hardened-extras-values.yaml")
+	if len(docs["Deployment"]) != 1 {
+		t.Fatalf("hardened-extras: want a Deployment, got %d", len(docs["Deployment"]))
 	}
-	dep = manifests(out)["Deployment"][0]
-	if n := strings.Count(dep, "scheme: HTTPS"); n != 2 {
-		t.Errorf("TLS from webConfig.existingSecret: want both probes over HTTPS, got %d", n)
+	docs["Deployment"][0].decode(t, &dep)
+	c = exporterContainer(t, "the Deployment", dep)
+	for name, p := range map[string]probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
+		if p.HTTPGet == nil || p.TCPSocket != nil {
+			t.Errorf("probes.httpHeaders: the %s probe is not an httpGet probe (and only that): %+v", name, p)
+			continue
+		}
+		if p.HTTPGet.Scheme != "HTTPS" {
+			t.Errorf("TLS from webConfig.existingSecret: the %s probe uses scheme %q, want HTTPS", name, p.HTTPGet.Scheme)
+		}
+		if len(p.HTTPGet.HTTPHeaders) == 0 || p.HTTPGet.HTTPHeaders[0].Name != "Authorization" {
+			t.Errorf("probes.httpHeaders: the %s probe does not send them: %+v", name, p.HTTPGet.HTTPHeaders)
+		}
 	}
-	if n := strings.Count(dep, "httpHeaders:"); n != 2 || strings.Contains(dep, "tcpSocket:") {
-		t.Errorf("probes.httpHeaders: want both probes to send them (and no tcpSocket probe), got %d", n)
-	}
-	if strings.Contains(out, "kind: Secret") {
+	if len(docs["Secret"]) != 0 {
 		t.Error("webConfig.existingSecret: the chart renders a Secret of its own")
 	}
 }

@@ -206,35 +206,6 @@ func TestDockerfile(t *testing.T) {
 	}
 }
 
-// TestDockerfileChecks proves that checkDockerfile catches what it must.
-func TestDockerfileChecks(t *testing.T) {
-	good := readRepoFile(t, "Dockerfile")
-	for name, tc := range map[string]struct{ old, new, want string }{
-		"single stage":   {"FROM gcr.io/distroless/static-debian12:nonroot", "", "multi-stage"},
-		"ubuntu runtime": {"FROM gcr.io/distroless/static-debian12:nonroot", "FROM ubuntu:24.04", "neither distroless nor scratch"},
-		"root user":      {"USER 65532:65532", "USER root", "runs as root"},
-		"no user":        {"USER 65532:65532", "", "no USER"},
-		"shell form":     {`ENTRYPOINT ["/bin/lambda-durable-exporter", "--config.file=/etc/lambda-durable-exporter/config.yaml"]`, "ENTRYPOINT /bin/lambda-durable-exporter", "exec (JSON array) form"},
-		"other binary":   {`ENTRYPOINT ["/bin/lambda-durable-exporter",`, `ENTRYPOINT ["/bin/sh",`, "does not run lambda-durable-exporter"},
-		"no expose":      {"EXPOSE 9897", "EXPOSE 8080", "EXPOSE 9897"},
-		"cgo":            {"CGO_ENABLED=0", "CGO_ENABLED=1", "CGO_ENABLED=0"},
-		"no version":     {"-X github.com/prometheus/common/version.Revision=${REVISION}", "", "version.Revision"},
-	} {
-		src := strings.Replace(good, tc.old, tc.new, 1)
-		if src == good {
-			t.Fatalf("%s: %q not found in the Dockerfile", name, tc.old)
-		}
-		if tc.new == "" && tc.want == "multi-stage" {
-			// Drop the whole runtime stage.
-			src = good[:strings.Index(good, "FROM gcr.io/distroless")]
-		}
-		problems := strings.Join(checkDockerfile(src), "\n")
-		if !strings.Contains(problems, tc.want) {
-			t.Errorf("%s: problems %q do not mention %q", name, problems, tc.want)
-		}
-	}
-}
-
 func TestDockerignore(t *testing.T) {
 	lines := map[string]bool{}
 	for _, l := range strings.Split(readRepoFile(t, ".dockerignore"), "\n") {
