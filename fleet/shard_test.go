@@ -136,7 +136,7 @@ func TestShardsUnionEqualsUnsharded(t *testing.T) {
 	}
 	yaml := `
 region: us-east-1
-interval: 200ms
+interval: 1s
 functions:
   - name: wf-0
     qualifier: "1"
@@ -235,7 +235,7 @@ discovery:
 func waitUntil(t *testing.T, cond func() bool) {
 	t.Helper()
 	// A guard against a hang, not a timing assertion: 33 targets in each
-	// of four exporters at a 200ms interval take a while under -race on a
+	// of four exporters at a 1s interval take a while under -race on a
 	// busy machine.
 	deadline := time.Now().Add(90 * time.Second)
 	for !cond() {

@@ -314,7 +314,8 @@ func (k *kept) verify(t *testing.T, st *simTarget, where string, s *snapshot.Sna
 		t.Fatalf("%s: %s: a failed poll changed the tracker", where, st.t.spec.Function)
 	}
 	want := k.snap
-	want.PollSuccess, want.PollDuration, want.Overruns = false, s.PollDuration, s.Overruns
+	// Gone may change too: a 404 on the listing withdraws the gauges.
+	want.PollSuccess, want.PollDuration, want.Overruns, want.Gone = false, s.PollDuration, s.Overruns, s.Gone
 	if !reflect.DeepEqual(*s, want) {
 		t.Fatalf("%s: %s: a failed poll changed the published numbers:\n got %+v\nwant %+v", where, st.t.spec.Function, *s, want)
 	}
@@ -787,6 +788,9 @@ func exactTruth(t *testing.T, where string, st *simTarget, s *snapshot.Snapshot,
 				s.Finished[status], s.Durations[status], want.finished[status], want.durations[status])
 		}
 	}
+	if s.Finished[durable.Unknown] != want.finished[durable.Unknown] {
+		t.Errorf("%s: %s finished{status=UNKNOWN} = %d, truth %d", where, fn, s.Finished[durable.Unknown], want.finished[durable.Unknown])
+	}
 	if float64(want.oldest)/1000 != s.OldestRunningStart {
 		t.Errorf("%s: %s oldest running = %v, truth %v", where, fn, s.OldestRunningStart, float64(want.oldest)/1000)
 	}
@@ -845,6 +849,12 @@ func oddItems(sim *lambdasim.Server, fn, other string, now time.Time) (truth, [d
 
 	// A status this build does not know. Not taken.
 	sim.AddRaw(fn, item("paused", "PAUSED", ago(2*time.Minute), time.Time{}))
+	invalid[durable.UnknownStatus]++
+
+	// A status this build does not know, with an end: it has ended, and
+	// counts once under UNKNOWN (reported once as unknown_status, too).
+	sim.AddRaw(fn, item("cancelled", "CANCELLED", ago(2*time.Minute), ago(time.Minute)))
+	add.finished[durable.Unknown]++
 	invalid[durable.UnknownStatus]++
 
 	// An execution of another function (both its ARN and its FunctionArn

@@ -39,7 +39,8 @@ import (
 //	       state does not track as running (a listing that lags by minutes
 //	       to days); 64 unknown statuses (op 1) come with
 //	       an EndTimestamp: the execution has ended, under a status this
-//	       build does not know
+//	       build does not know; 128 the exporter's clock 10 minutes behind
+//	       the API's (which the source tells it, as Date headers do)
 //	6 a    a burst of 1+a%8 executions started in the last minute
 //	7 a b  an execution started a*15min ago (history); if b&1 it ended
 //	       already, at a time b/2 128ths of the way to now, with status b%4
@@ -143,6 +144,19 @@ func (s *fuzzSource) List(ctx context.Context, q scrape.Query, visit func(scrape
 	}
 	return n, err
 }
+
+// skew is the API's clock minus the exporter's: 10 minutes with odd bit
+// 128, else none.
+func (s *fuzzSource) skew() time.Duration {
+	if s.odd&128 != 0 {
+		return 10 * time.Minute
+	}
+	return 0
+}
+
+// ServerOffset tells the poller the skew, as a scrape.Client learns it
+// from the Date headers.
+func (s *fuzzSource) ServerOffset() (time.Duration, bool) { return s.skew(), true }
 
 func (s *fuzzSource) Get(ctx context.Context, arn string) (scrape.Execution, error) {
 	if s.fail() {
@@ -251,7 +265,9 @@ func runProgram(t *testing.T, data []byte, verbose bool) {
 		src.calls, src.failAt = 0, failAt
 		lists, gets := f.lists, f.gets
 		before := trackerCopy(tr)
-		b, req, err := gather(context.Background(), src, tr, spec, time.UnixMilli(now), full, c)
+		// The exporter's clock is off the API's by the source's skew; the
+		// poll's start on the API's clock is now.
+		b, req, err := gather(context.Background(), src, tr, spec, time.UnixMilli(now).Add(-src.skew()), full, c)
 		src.failAt = -1
 		where := fmt.Sprintf("op at byte %d (now=t0+%v, full=%v)", pos, time.Duration(now-t0)*time.Millisecond, full)
 		if !reflect.DeepEqual(trackerCopy(tr), before) {
@@ -267,7 +283,10 @@ func runProgram(t *testing.T, data []byte, verbose bool) {
 		if req[durable.OpList] != uint64(f.lists-lists) || req[durable.OpGet] != uint64(f.gets-gets) {
 			t.Fatalf("%s: poll counted %v requests, the API served %d lists and %d gets", where, req, f.lists-lists, f.gets-gets)
 		}
-		tr.apply(b, now)
+		if b.now != now {
+			t.Fatalf("%s: the poll's start on the API's clock is %d, want %d", where, b.now-t0, now-t0)
+		}
+		tr.apply(b, b.now)
 		if gap {
 			bug("TestFullPollAfterGapLongerThanWindow")
 		}
