@@ -5,6 +5,9 @@
 package collector
 
 import (
+	"slices"
+	"strconv"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
@@ -23,6 +26,7 @@ type Collector struct {
 	src snapshot.Source
 
 	executions, finished, duration, oldestRunning   *prometheus.Desc
+	runningOlder                                    *prometheus.Desc
 	pollSuccess, pollDuration, lastSuccess, tracked *prometheus.Desc
 	pollRequests, corrections, overruns, invalid    *prometheus.Desc
 	clockSkew                                       *prometheus.Desc
@@ -38,13 +42,15 @@ func New(src snapshot.Source) *Collector {
 	return &Collector{
 		src: src,
 		executions: desc("", "executions",
-			"Durable executions whose StartTimestamp is within the window, by current status, as of the last successful poll.", with("status")),
+			"Durable executions by current status as of the last successful poll: every RUNNING one whatever its age, and the terminal ones whose StartTimestamp is within the window.", with("status")),
 		finished: desc("", "executions_finished_total",
 			"Durable executions seen reaching a terminal status since the exporter started, each counted once.", with("status")),
 		duration: desc("", "execution_duration_seconds",
 			"EndTimestamp minus StartTimestamp of each execution counted in lambda_durable_executions_finished_total.", with("status")),
 		oldestRunning: desc("", "execution_oldest_running_start_timestamp_seconds",
-			"StartTimestamp of the oldest RUNNING execution in the window; absent when none runs.", labels),
+			"StartTimestamp of the oldest RUNNING execution, whatever its age; absent when none runs.", labels),
+		runningOlder: desc("", "executions_running_older_than",
+			"RUNNING executions that started more than age_seconds ago, per running_age_thresholds.", with("age_seconds")),
 		pollSuccess: desc("exporter", "poll_success",
 			"1 when the function's last poll succeeded, else 0.", labels),
 		pollDuration: desc("exporter", "poll_duration_seconds",
@@ -69,7 +75,7 @@ func New(src snapshot.Source) *Collector {
 // Describe sends every descriptor.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.executions, c.finished, c.duration, c.oldestRunning, c.pollSuccess, c.pollDuration,
+		c.executions, c.finished, c.duration, c.oldestRunning, c.runningOlder, c.pollSuccess, c.pollDuration,
 		c.lastSuccess, c.tracked, c.pollRequests, c.corrections, c.overruns, c.invalid, c.clockSkew,
 	} {
 		ch <- d
@@ -119,6 +125,13 @@ func (c *Collector) collect(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 	}
 	if s.Primed && !s.Gone && s.OldestRunningStart > 0 {
 		gauge(c.oldestRunning, s.OldestRunningStart)
+	}
+	if s.Primed && !s.Gone && slices.Contains(s.Statuses, durable.Running) {
+		for i, a := range s.AgeThresholds {
+			if i < len(s.RunningOlderThan) {
+				gauge(c.runningOlder, float64(s.RunningOlderThan[i]), strconv.FormatFloat(a.Seconds(), 'f', -1, 64))
+			}
+		}
 	}
 
 	gauge(c.pollSuccess, boolFloat(s.PollSuccess))

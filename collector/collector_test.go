@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -157,6 +158,21 @@ lambda_durable_executions_finished_total{account_id="",function="f",qualifier=""
 `
 	names := []string{"lambda_durable_executions", "lambda_durable_executions_finished_total", "lambda_durable_execution_oldest_running_start_timestamp_seconds"}
 	if err := testutil.CollectAndCompare(New(fixed{s}), strings.NewReader(want), names...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCollectorRunningAge: one series per age threshold, labelled in
+// seconds.
+func TestCollectorRunningAge(t *testing.T) {
+	s := &snapshot.Snapshot{Target: snapshot.Target{Function: "f", Region: "r"}, Statuses: durable.Known, Primed: true,
+		AgeThresholds: []time.Duration{time.Hour, 24 * time.Hour}, RunningOlderThan: []uint64{3, 1}}
+	want := `# HELP lambda_durable_executions_running_older_than RUNNING executions that started more than age_seconds ago, per running_age_thresholds.
+# TYPE lambda_durable_executions_running_older_than gauge
+lambda_durable_executions_running_older_than{account_id="",age_seconds="3600",function="f",qualifier="",region="r"} 3
+lambda_durable_executions_running_older_than{account_id="",age_seconds="86400",function="f",qualifier="",region="r"} 1
+`
+	if err := testutil.CollectAndCompare(New(fixed{s}), strings.NewReader(want), "lambda_durable_executions_running_older_than"); err != nil {
 		t.Fatal(err)
 	}
 }

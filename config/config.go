@@ -39,7 +39,15 @@ const (
 	MinInterval = time.Second
 	MaxInterval = 24 * time.Hour
 	MaxWindow   = 90 * 24 * time.Hour
+
+	// MaxAgeThresholds bounds running_age_thresholds (one series each per
+	// function).
+	MaxAgeThresholds = 10
 )
+
+// DefaultRunningAgeThresholds are the running-age thresholds when the file
+// sets none: an hour, a day, a week, thirty days.
+var DefaultRunningAgeThresholds = []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour}
 
 // Config is the whole exporter configuration. The yaml tags name the keys of
 // the file; untagged fields are derived by Parse and Validate.
@@ -62,6 +70,12 @@ type Config struct {
 	// means the default set (1s to 30d, 20 buckets). Fewer buckets mean
 	// fewer series per function.
 	DurationBuckets []time.Duration `yaml:"duration_buckets"`
+
+	// RunningAgeThresholds are the ages for
+	// lambda_durable_executions_running_older_than: per function, how many
+	// running executions are older than each. Strictly increasing, > 0, at
+	// most MaxAgeThresholds; nil means DefaultRunningAgeThresholds.
+	RunningAgeThresholds []time.Duration `yaml:"running_age_thresholds"`
 
 	PageSize       int `yaml:"page_size"`       // MaxItems per list call, 1..1000
 	MaxConcurrency int `yaml:"max_concurrency"` // functions polled at once per account and region, >= 1

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestUnknownNestedKeys checks that decoding is strict at every depth: a
@@ -97,5 +98,26 @@ func TestNonsenseValues(t *testing.T) {
 	}
 	if _, err := Parse([]byte("interval: 1s\nwindow: 90d\nfunctions:\n  - name: a\n")); err != nil {
 		t.Errorf("the bounds themselves are rejected: %v", err)
+	}
+}
+
+// TestRunningAgeThresholds: strictly validated, with the bucket list's
+// messages, and defaulted when absent.
+func TestRunningAgeThresholds(t *testing.T) {
+	for _, c := range []struct{ yaml, want string }{
+		{"running_age_thresholds: [1d, 1h]\nfunctions:\n  - name: a\n", `line 1: running_age_thresholds[1]: must be greater than running_age_thresholds[0] "1d", got "1h"`},
+		{"running_age_thresholds: []\nfunctions:\n  - name: a\n", `line 1: running_age_thresholds: empty list; omit the key for the default thresholds`},
+		{"running_age_thresholds: [0s]\nfunctions:\n  - name: a\n", `line 1: running_age_thresholds[0]: must be > 0, got "0s"`},
+		{"running_age_thresholds: [1h, 2h, 3h, 4h, 5h, 6h, 7h, 8h, 9h, 10h, 11h]\nfunctions:\n  - name: a\n", `line 1: running_age_thresholds: at most 10 thresholds, got 11`},
+		{"running_age_thresholds: [1h, soon]\nfunctions:\n  - name: a\n", `line 1: running_age_thresholds[1]: invalid duration "soon": not a valid duration string`},
+	} {
+		_, err := Parse([]byte(c.yaml))
+		if err == nil || err.Error() != c.want {
+			t.Errorf("Parse(%q) = %v\nwant %s", c.yaml, err, c.want)
+		}
+	}
+	c, err := Parse([]byte("running_age_thresholds: [6h, 3d]\nfunctions:\n  - name: a\n"))
+	if err != nil || len(c.RunningAgeThresholds) != 2 || c.RunningAgeThresholds[1] != 72*time.Hour {
+		t.Fatalf("Parse = %+v, %v", c, err)
 	}
 }

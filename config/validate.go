@@ -159,7 +159,8 @@ func (s scope) settings(c *Config) {
 	s.positive("overlap", c.Overlap)
 	s.offOrAtLeastInterval("resync_interval", c.ResyncInterval, c.Interval)
 	s.offOrAtLeastInterval("max_idle_interval", c.MaxIdleInterval, c.Interval)
-	s.buckets(c.DurationBuckets)
+	s.increasing("duration_buckets", c.DurationBuckets, durable.MaxBuckets, "buckets", "the default buckets")
+	s.increasing("running_age_thresholds", c.RunningAgeThresholds, MaxAgeThresholds, "thresholds", "the default thresholds")
 	s.check("page_size", c.PageSize < 1 || c.PageSize > MaxPageSize, "must be between 1 and %d, got %d", MaxPageSize, c.PageSize)
 	s.check("max_concurrency", c.MaxConcurrency < 1, "must be >= 1, got %d", c.MaxConcurrency)
 	s.rate("list_requests_per_second", c.ListRequestsPerSecond)
@@ -202,20 +203,23 @@ func (s scope) rate(key string, r float64) {
 		s.raw(key, strconv.FormatFloat(r, 'g', -1, 64)))
 }
 
-func (s scope) buckets(bs []time.Duration) {
+// increasing checks a list of durations that must be > 0 and strictly
+// increasing, with at most maxN items; problems are reported at the list's
+// line.
+func (s scope) increasing(key string, bs []time.Duration, maxN int, what, def string) {
 	switch n := len(bs); {
-	case s.bad("duration_buckets") || bs == nil:
+	case s.bad(key) || bs == nil:
 	case n == 0:
-		s.add("duration_buckets", "empty list; omit the key for the default buckets")
-	case n > durable.MaxBuckets:
-		s.add("duration_buckets", "at most %d buckets, got %d", durable.MaxBuckets, n)
+		s.add(key, "empty list; omit the key for %s", def)
+	case n > maxN:
+		s.add(key, "at most %d %s, got %d", maxN, what, n)
 	default:
 		for i, b := range bs {
-			switch path := index("duration_buckets", i); {
+			switch path := index(key, i); {
 			case b <= 0:
-				s.p.add(s.lineOf("duration_buckets"), path, "must be > 0, got %q", fmtDur(b))
+				s.p.add(s.lineOf(key), path, "must be > 0, got %q", fmtDur(b))
 			case i > 0 && b <= bs[i-1]:
-				s.p.add(s.lineOf("duration_buckets"), path, "must be greater than duration_buckets[%d] %q, got %q", i-1, fmtDur(bs[i-1]), fmtDur(b))
+				s.p.add(s.lineOf(key), path, "must be greater than %s[%d] %q, got %q", key, i-1, fmtDur(bs[i-1]), fmtDur(b))
 			}
 		}
 	}

@@ -331,6 +331,10 @@ func (f *Fleet) specs(c *config.Config, account string, discovered map[string][]
 	var out []poller.Spec
 	seen := map[string]bool{}
 	var buckets []float64
+	ages := c.RunningAgeThresholds
+	if ages == nil {
+		ages = config.DefaultRunningAgeThresholds
+	}
 	for _, b := range c.DurationBuckets {
 		buckets = append(buckets, b.Seconds())
 	}
@@ -341,6 +345,7 @@ func (f *Fleet) specs(c *config.Config, account string, discovered map[string][]
 		}
 		seen[s.Key] = true
 		s.DurationBuckets = buckets
+		s.AgeThresholds = ages
 		out = append(out, s)
 	}
 	for _, fn := range c.Functions {

@@ -134,7 +134,8 @@ func (f *fakeAPI) truth(now, baseline int64, window time.Duration) truth {
 		if e.visible > now {
 			continue
 		}
-		if e.start >= cut {
+		// RUNNING whatever the start; terminal statuses within the window.
+		if e.start >= cut || e.status == durable.Running {
 			t.inWindow[e.status]++
 			if e.status == durable.Running && (t.oldest == 0 || e.start < t.oldest) {
 				t.oldest = e.start

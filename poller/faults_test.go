@@ -757,7 +757,8 @@ func simTruth(st *simTarget) truth {
 		if !e.End.IsZero() {
 			end = e.End.UnixMilli()
 		}
-		if start >= cut {
+		// RUNNING whatever the start; terminal statuses within the window.
+		if start >= cut || status == durable.Running {
 			want.inWindow[status]++
 			if status == durable.Running && (want.oldest == 0 || start < want.oldest) {
 				want.oldest = start

@@ -36,6 +36,9 @@ type Spec struct {
 	// DurationBuckets are the histogram's upper bounds in seconds; nil
 	// means durable.DurationBuckets.
 	DurationBuckets []float64
+	// AgeThresholds are the ages for the count of running executions older
+	// than each (increasing); none when empty.
+	AgeThresholds []time.Duration
 }
 
 // Access says where and as whom the target is polled.
@@ -235,6 +238,7 @@ func (m *Manager) Apply(ctx context.Context, s Settings, specs []Spec) {
 		t.spec = c.spec
 		t.tracker.configure(statusesOrAll(t.spec.Statuses), t.spec.Window.Milliseconds(), s.Overlap.Milliseconds(), s.Interval.Milliseconds())
 		t.tracker.setBuckets(t.spec.DurationBuckets)
+		t.tracker.ages = slices.Clone(t.spec.AgeThresholds)
 		t.republish()
 		m.start(ctx, t, len(specs))
 	}
@@ -483,5 +487,5 @@ func statusesOrAll(s []durable.Status) []durable.Status {
 func specEqual(a, b Spec) bool {
 	return a.Target == b.Target && a.Key == b.Key && a.APIName == b.APIName && a.ExecutionName == b.ExecutionName &&
 		a.RoleARN == b.RoleARN && a.ExternalID == b.ExternalID && a.Window == b.Window && slices.Equal(a.Statuses, b.Statuses) &&
-		slices.Equal(a.DurationBuckets, b.DurationBuckets)
+		slices.Equal(a.DurationBuckets, b.DurationBuckets) && slices.Equal(a.AgeThresholds, b.AgeThresholds)
 }

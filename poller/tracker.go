@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
@@ -129,9 +130,12 @@ type tracker struct {
 	invalid     [durable.NumReasons]uint64
 	corrections uint64
 
+	ages []time.Duration // running-age thresholds, increasing
+
 	// Gauges as of the last successful poll.
 	inWindow      [durable.NumStatuses]uint64
 	oldestRunning int64
+	olderThan     []uint64 // running executions older than each of ages
 }
 
 func newTracker() *tracker {
@@ -413,7 +417,10 @@ func (t *tracker) evict(now int64) {
 	}
 }
 
-// recount computes the gauges for the window ending at now.
+// recount computes the gauges at now: the terminal statuses over the
+// window ending at now, RUNNING over every running execution whatever its
+// start (a workflow stuck for weeks must show), with its oldest start and
+// how many are older than each age threshold.
 func (t *tracker) recount(now int64) {
 	cut := now - t.window
 	var c [durable.NumStatuses]uint64
@@ -423,17 +430,25 @@ func (t *tracker) recount(now int64) {
 		}
 	}
 	oldest := int64(0)
+	older := make([]uint64, len(t.ages))
 	for _, r := range t.running {
-		if r.start >= cut && !r.unknown {
-			c[durable.Running]++
-			// A start in the future (counted as invalid) is taken as now:
-			// an age is never negative.
-			if start := min(r.start, now); oldest == 0 || start < oldest {
-				oldest = start
+		if r.unknown {
+			continue
+		}
+		c[durable.Running]++
+		// A start in the future (counted as invalid) is taken as now: an
+		// age is never negative.
+		start := min(r.start, now)
+		if oldest == 0 || start < oldest {
+			oldest = start
+		}
+		for i, a := range t.ages {
+			if now-start > a.Milliseconds() {
+				older[i]++
 			}
 		}
 	}
-	t.inWindow, t.oldestRunning = c, oldest
+	t.inWindow, t.oldestRunning, t.olderThan = c, oldest, older
 }
 
 // size is how many executions the tracker keeps state for.
@@ -451,6 +466,8 @@ func (t *tracker) fill(s *snapshot.Snapshot) {
 	}
 	s.Finished = t.finished
 	s.Durations = t.durations
+	s.AgeThresholds = t.ages
+	s.RunningOlderThan = t.olderThan
 	s.Buckets = t.bounds
 	s.Invalid = t.invalid
 	s.Corrections = t.corrections

@@ -5,7 +5,11 @@
 // values of package durable.
 package snapshot
 
-import "github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
+import (
+	"time"
+
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
+)
 
 // Target names one polled function in every series' labels.
 type Target struct {
@@ -29,18 +33,22 @@ type Snapshot struct {
 	// (deleted): its status gauges are withdrawn, its counters stay.
 	Gone               bool
 	InWindow           [durable.NumStatuses]uint64
-	OldestRunningStart float64 // Unix seconds; 0 when nothing runs in the window
-	Finished           [durable.NumStatuses]uint64
-	Durations          [durable.NumStatuses]durable.Histogram
-	Buckets            []float64 // the histograms' upper bounds; nil = durable.DurationBuckets
-	PollSuccess        bool
-	PollDuration       float64 // seconds
-	LastSuccess        float64 // Unix seconds; 0 before the first success
-	Tracked            int
-	PollRequests       Requests
-	Corrections        uint64
-	Overruns           uint64
-	Invalid            [durable.NumReasons]uint64
+	OldestRunningStart float64 // Unix seconds; 0 when nothing runs
+	// RunningOlderThan[i] counts the running executions older than
+	// AgeThresholds[i].
+	AgeThresholds    []time.Duration
+	RunningOlderThan []uint64
+	Finished         [durable.NumStatuses]uint64
+	Durations        [durable.NumStatuses]durable.Histogram
+	Buckets          []float64 // the histograms' upper bounds; nil = durable.DurationBuckets
+	PollSuccess      bool
+	PollDuration     float64 // seconds
+	LastSuccess      float64 // Unix seconds; 0 before the first success
+	Tracked          int
+	PollRequests     Requests
+	Corrections      uint64
+	Overruns         uint64
+	Invalid          [durable.NumReasons]uint64
 	// ClockSkew is the API's clock minus the exporter's, in seconds, as the
 	// Date header of its answers tells; ClockSkewKnown once measured.
 	ClockSkew      float64

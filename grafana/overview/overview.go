@@ -88,8 +88,8 @@ func Build() (dashboard.Dashboard, error) {
 
 	// Executions.
 	b = b.WithRow(dashboard.NewRowBuilder("Executions")).
-		WithPanel(statPanel("Executions in window by status",
-			"Executions started within the exporter's window, by current status, over the selected functions.", "short",
+		WithPanel(statPanel("Executions by status",
+			"Every RUNNING execution, whatever its age, and the terminal ones started within the exporter's window, over the selected functions.", "short",
 			query(`sum by (status) (lambda_durable_executions{`+sel+`})`, "{{status}}").Instant()).
 			Span(8).Height(6)).
 		WithPanel(statPanel("Finished in time range by status",
@@ -101,7 +101,7 @@ func Build() (dashboard.Dashboard, error) {
 			query(`time() - min(lambda_durable_execution_oldest_running_start_timestamp_seconds{`+sel+`})`, "age").Instant()).
 			Span(8).Height(6)).
 		WithPanel(tsPanel("Executions by status per function",
-			"lambda_durable_executions: executions started within the window, by current status.", "short", true,
+			"lambda_durable_executions: every RUNNING execution whatever its age, and the terminal ones started within the window, by current status.", "short", true,
 			query(`sum by (function, qualifier, status) (lambda_durable_executions{`+sel+`})`, "{{function}} {{qualifier}} {{status}}")).
 			Span(12).Height(8)).
 		WithPanel(tsPanel("Finished executions per minute",
@@ -114,8 +114,12 @@ func Build() (dashboard.Dashboard, error) {
 			Min(0).Max(1).
 			Span(12).Height(8)).
 		WithPanel(tsPanel("Oldest running execution age",
-			"time() minus the start of the oldest RUNNING execution in the window, per function (the LambdaDurableExecutionRunningTooLong alert fires above 24h).", "s", false,
+			"time() minus the start of the oldest RUNNING execution, whatever its age, per function (the LambdaDurableExecutionRunningTooLong alert fires above 24h).", "s", false,
 			query(`time() - min by (function, qualifier) (lambda_durable_execution_oldest_running_start_timestamp_seconds{`+sel+`})`, "{{function}} {{qualifier}}")).
+			Span(12).Height(8)).
+		WithPanel(tsPanel("Running executions by age",
+			"lambda_durable_executions_running_older_than: RUNNING executions older than each of running_age_thresholds (default 1h, 1d, 7d, 30d), over the selected functions.", "short", false,
+			query(`sum by (age_seconds) (lambda_durable_executions_running_older_than{`+sel+`})`, "older than {{age_seconds}}s")).
 			Span(12).Height(8))
 
 	// Durations.
@@ -183,6 +187,10 @@ func Build() (dashboard.Dashboard, error) {
 			query(`sum by (function) (rate(lambda_durable_exporter_resync_corrections_total{`+sel+`}[$__rate_interval])) * 60`, "resync corrections {{function}}"),
 			query(`sum by (function) (rate(lambda_durable_exporter_poll_overruns_total{`+sel+`}[$__rate_interval])) * 60`, "overruns {{function}}"),
 			query(`sum by (function, reason) (rate(lambda_durable_exporter_invalid_executions_total{`+sel+`}[$__rate_interval])) * 60`, "invalid {{reason}} {{function}}")).
+			Span(12).Height(8)).
+		WithPanel(tsPanel("Clock skew",
+			"lambda_durable_exporter_clock_skew_seconds: the Lambda API's clock minus the exporter's, from the Date header of its answers (the exporter corrects for it; LambdaDurableExporterClockSkew fires above 60s).", "s", false,
+			query(`max by (instance) (lambda_durable_exporter_clock_skew_seconds{`+sel+`})`, "{{instance}}")).
 			Span(12).Height(8)).
 		WithPanel(statPanel("Config reload",
 			"lambda_durable_exporter_config_last_reload_successful per exporter instance.", "short",
