@@ -36,8 +36,8 @@ import (
 //	       unknown status (items the validator must not take); 32 stale
 //	       RUNNING copies, in the RUNNING listing, of every third execution
 //	       that ended longer ago than the tombstone lasts and that the
-//	       state does not track as running (a listing that lags by minutes
-//	       to days); 64 unknown statuses (op 1) come with
+//	       state can tell from a new running one (fuzzSource.tracking): a
+//	       listing that lags by minutes to days; 64 unknown statuses (op 1) come with
 //	       an EndTimestamp: the execution has ended, under a status this
 //	       build does not know; 128 the exporter's clock 10 minutes behind
 //	       the API's (which the source tells it, as Date headers do)
@@ -76,11 +76,16 @@ type fuzzSource struct {
 	odd    byte
 	failAt int // request of the current poll that fails; -1 none
 	calls  int
-	// tracking says whether the state tracks an ARN as running: a lagging
-	// listing that shows such an execution RUNNING is indistinguishable
-	// from one that is right, so stale copies are made only of executions
-	// the state has settled (or never saw).
-	tracking func(arn string) bool
+	// tracking says whether a stale RUNNING copy of an execution (its ARN
+	// and start) would be indistinguishable from a right listing, so that
+	// none is made of it: the state tracks it as running, or it is new (not
+	// known to the state and started after what the last poll's listings
+	// covered). A new execution that ended in a status the target does not
+	// export is listed by no full poll, so its stale copy is a new running
+	// execution as far as anyone can tell until it vanishes and is read
+	// back. Stale copies are thus made of what the state settled, and of
+	// what started before the last listings' reach and it never saw.
+	tracking func(arn string, start int64) bool
 }
 
 var errInjected = errors.New("injected failure")
@@ -135,7 +140,7 @@ func (s *fuzzSource) List(ctx context.Context, q scrape.Query, visit func(scrape
 	if s.odd&32 != 0 && q.Status == durable.Running {
 		tomb := (fuzzOverlap + 3*interval).Milliseconds()
 		for i, e := range s.execs {
-			if i%3 == 0 && e.status.Terminal() && e.end > 0 && e.end < now-tomb && e.visible <= now && !s.tracking(e.arn) {
+			if i%3 == 0 && e.status.Terminal() && e.end > 0 && e.end < now-tomb && e.visible <= now && !s.tracking(e.arn, e.start) {
 				x := s.toScrape(e)
 				x.Status, x.RawStatus, x.End = durable.Running, "RUNNING", 0
 				visit(x)
@@ -206,9 +211,12 @@ func runProgram(t *testing.T, data []byte, verbose bool) {
 
 	f := newFakeAPI("orders", 1)
 	tr := newTracker()
-	src := &fuzzSource{fakeAPI: f, failAt: -1, tracking: func(arn string) bool {
-		_, ok := tr.running[hashARN(arn)]
-		return ok || !tr.primed // before the first poll the state can tell nothing
+	src := &fuzzSource{fakeAPI: f, failAt: -1, tracking: func(arn string, start int64) bool {
+		h := hashARN(arn)
+		if _, ok := tr.running[h]; ok || !tr.primed { // before the first poll the state can tell nothing
+			return true
+		}
+		return !tr.known(h) && start >= tr.lastSuccess-tr.overlap
 	}}
 	tr.configure(statusesOrAll(statuses), window.Milliseconds(), overlap.Milliseconds(), interval.Milliseconds())
 	spec := &Spec{Target: snapshot.Target{Function: "orders"}, APIName: "orders"}
@@ -329,6 +337,7 @@ func runProgram(t *testing.T, data []byte, verbose bool) {
 
 	for ops := 0; pos < len(data) && ops < maxOps; ops++ {
 		op := next() % 10
+		logf("byte %d: op %d", pos-1, op)
 		if len(f.execs) >= maxExecs && (op == 0 || op == 6 || op == 7) {
 			continue
 		}
