@@ -29,7 +29,7 @@ type Collector struct {
 	runningOlder                                    *prometheus.Desc
 	pollSuccess, pollDuration, lastSuccess, tracked *prometheus.Desc
 	pollRequests, corrections, overruns, invalid    *prometheus.Desc
-	clockSkew                                       *prometheus.Desc
+	clockSkew, restored                             *prometheus.Desc
 }
 
 // New returns a Collector reading from src.
@@ -67,6 +67,8 @@ func New(src snapshot.Source) *Collector {
 			"Polls that took longer than the poll interval.", labels),
 		clockSkew: desc("exporter", "clock_skew_seconds",
 			"The Lambda API's clock minus the exporter's, from the Date header of its answers; the exporter bounds its listings by the API's clock, so the numbers stay exact under skew.", labels),
+		restored: desc("exporter", "state_restored",
+			"With --storage.path: 1 when the function's state was resumed from its checkpoint at start (counters continue, finishes during the downtime are counted), 0 when it started fresh.", labels),
 		invalid: desc("exporter", "invalid_executions_total",
 			"Executions returned by the API that were not taken as they came, by reason; each execution counted once per reason.", with("reason")),
 	}
@@ -76,7 +78,7 @@ func New(src snapshot.Source) *Collector {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.executions, c.finished, c.duration, c.oldestRunning, c.runningOlder, c.pollSuccess, c.pollDuration,
-		c.lastSuccess, c.tracked, c.pollRequests, c.corrections, c.overruns, c.invalid, c.clockSkew,
+		c.lastSuccess, c.tracked, c.pollRequests, c.corrections, c.overruns, c.invalid, c.clockSkew, c.restored,
 	} {
 		ch <- d
 	}
@@ -145,6 +147,9 @@ func (c *Collector) collect(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 	}
 	if s.ClockSkewKnown {
 		gauge(c.clockSkew, s.ClockSkew)
+	}
+	if s.Stored {
+		gauge(c.restored, boolFloat(s.Restored))
 	}
 	counter(c.corrections, float64(s.Corrections))
 	counter(c.overruns, float64(s.Overruns))

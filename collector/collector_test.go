@@ -36,6 +36,8 @@ func snapshots() fixed {
 		PollRequests:       [2]uint64{2, 1},
 		Corrections:        1,
 		Overruns:           0,
+		Stored:             true,
+		Restored:           true,
 	}
 	primed.InWindow[durable.Running] = 3
 	primed.InWindow[durable.Succeeded] = 5

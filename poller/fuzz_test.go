@@ -13,6 +13,7 @@ import (
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/snapshot"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/storage"
 )
 
 // FuzzApplyPages fuzzes applying pages of executions to the state. The
@@ -27,7 +28,11 @@ import (
 //	       with b%6: 0-3 a terminal status (at now-1ms-(b/6%16)*5s, not
 //	       before its start), 4 an unknown status ("UNKNOWN"), 5 a terminal
 //	       status with an EndTimestamp 1-16s before its StartTimestamp
-//	2 a    advance the clock (1+a%64)*15s, or by 2h+15s when a is 255
+//	2 a    advance the clock (1+a%64)*15s, or by 2h+15s when a is 255;
+//	       when a is 254, restart from a checkpoint of the state (as with
+//	       --storage.path: the numbers must go on exactly); when 253 (and a
+//	       byte c), restart from that checkpoint with bit c*131 flipped in
+//	       its file: it must be refused, and the state starts fresh
 //	3 a    poll; a full one if a&1 (else only when the tracker wants one)
 //	4 a    a poll whose request number a%4 fails (after part of a listing)
 //	5 a    odd items in every listing from now on, by bits of a: 1 the
@@ -212,7 +217,7 @@ func runProgram(t *testing.T, data []byte, verbose bool) {
 	f := newFakeAPI("orders", 1)
 	tr := newTracker()
 	src := &fuzzSource{fakeAPI: f, failAt: -1, tracking: func(arn string, start int64) bool {
-		h := hashARN(arn)
+		h := tr.hash(arn)
 		if _, ok := tr.running[h]; ok || !tr.primed { // before the first poll the state can tell nothing
 			return true
 		}
@@ -248,7 +253,7 @@ func runProgram(t *testing.T, data []byte, verbose bool) {
 	}
 	end := func(e *fakeExec, s durable.Status, at int64) {
 		if s == durable.Unknown {
-			if _, ok := tr.running[hashARN(e.arn)]; ok {
+			if _, ok := tr.running[tr.hash(e.arn)]; ok {
 				bug("TestUnknownStatusAfterRunning")
 			}
 			if src.odd&64 == 0 {
@@ -370,10 +375,39 @@ func runProgram(t *testing.T, data []byte, verbose bool) {
 			}
 			logf("end %s: %s at %d", e.name, e.status, e.end-t0)
 		case 2:
-			a := next()
-			if a == 255 {
+			switch a := next(); a {
+			case 255:
 				now += (2*time.Hour + 15*time.Second).Milliseconds()
-			} else {
+			case 254, 253:
+				// A restart with --storage.path, after the last poll.
+				if firstPoll < 0 {
+					continue
+				}
+				file := storage.Encode(encodeCheckpoint("orders", tr, 0))
+				if a == 253 {
+					// The file damaged: a bit flipped where next says.
+					i := int(next()) * 131 % (len(file) * 8)
+					file[i/8] ^= 1 << (i % 8)
+				}
+				payload, reason := storage.Decode(file)
+				restored, _, err := decodeCheckpoint(payload)
+				if a == 254 && (reason != "" || err != nil) {
+					t.Fatalf("restart at byte %d: %s %v", pos, reason, err)
+				}
+				if reason == "" && err == nil {
+					if a == 253 {
+						t.Fatalf("restart at byte %d: a damaged checkpoint was taken", pos)
+					}
+					restored.needFull = true
+					tr = restored
+				} else {
+					// Unusable: the target starts fresh, with a new baseline.
+					tr = newTracker()
+					firstPoll, baseline = -1, 0
+				}
+				tr.configure(statusesOrAll(statuses), window.Milliseconds(), overlap.Milliseconds(), interval.Milliseconds())
+				logf("restart at byte %d: restored=%v", pos, reason == "" && err == nil)
+			default:
 				now += int64(1+a%64) * 15_000
 			}
 		case 3:

@@ -18,6 +18,7 @@ import (
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/snapshot"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/storage"
 )
 
 // Spec is one target: a function (and qualifier and name filter) in one
@@ -117,6 +118,10 @@ type Options struct {
 	Logger  *slog.Logger
 	Connect Connector
 	Clock   Clock // the real clock when nil
+	// Store, when set, keeps every target's state across restarts
+	// (--storage.path): a target starts from its checkpoint, and each
+	// successful poll is checkpointed before its numbers are published.
+	Store *storage.Dir
 }
 
 // Manager runs one poll loop per target.
@@ -125,6 +130,7 @@ type Manager struct {
 	connect Connector
 	clock   Clock
 	started time.Time
+	store   *storage.Dir
 
 	// applyMu serializes Apply; mu guards the fields below it. Only mu is
 	// taken by Snapshots and Ready, and never while a target stops.
@@ -135,6 +141,7 @@ type Manager struct {
 	wg      sync.WaitGroup
 
 	// Owned by Apply (under applyMu).
+	swept    bool // the sweep of unclaimed checkpoints was started
 	settings Settings
 	sources  SourceFunc
 	targets  map[string]*target
@@ -158,6 +165,12 @@ type target struct {
 	pageBoost int
 	// gone is set while the function's listing answers 404.
 	gone bool
+	// live is set once a poll of this process succeeded: a state restored
+	// from a checkpoint serves its counters at once, its gauges only then.
+	live bool
+	// stored says checkpoints are on; restored that the state came from
+	// one; unsaved that it changed since the last checkpoint was written.
+	stored, restored, unsaved bool
 }
 
 // NewManager returns a manager.
@@ -168,7 +181,7 @@ func NewManager(o Options) *Manager {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{logger: o.Logger, connect: o.Connect, clock: o.Clock, started: o.Clock.Now(),
+	return &Manager{logger: o.Logger, connect: o.Connect, clock: o.Clock, started: o.Clock.Now(), store: o.Store,
 		targets: make(map[string]*target), sems: make(map[string]chan struct{})}
 }
 
@@ -208,8 +221,7 @@ func (m *Manager) Apply(ctx context.Context, s Settings, specs []Spec) {
 		t, ok := m.targets[sp.Key]
 		switch {
 		case !ok:
-			t = &target{spec: sp, tracker: newTracker()}
-			t.publish(nil, time.Time{}, 0, false, snapshot.Requests{})
+			t = m.newTarget(sp)
 			m.targets[sp.Key] = t
 			start = append(start, change{t, sp})
 		case restartAll || !specEqual(t.spec, sp):
@@ -232,6 +244,17 @@ func (m *Manager) Apply(ctx context.Context, s Settings, specs []Spec) {
 
 	for _, t := range stop {
 		t.stop()
+		if !keep[t.spec.Key] {
+			m.forget(t)
+		}
+	}
+	if m.store != nil && !m.swept {
+		m.swept = true
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.sweep(ctx)
+		}()
 	}
 	for _, c := range start {
 		t := c.t
@@ -301,6 +324,9 @@ func (m *Manager) start(parent context.Context, t *target, n int) {
 		defer m.wg.Done()
 		defer close(t.done)
 		m.loop(ctx, t, src, s, sem, delay)
+		if t.unsaved {
+			m.save(t) // on SIGTERM or a reload: what changed since the last poll
+		}
 	}()
 }
 
@@ -412,10 +438,15 @@ func (m *Manager) pollOnce(ctx context.Context, t *target, src Source, s Setting
 	if err != nil {
 		m.logger.Error("poll failed", "function", t.spec.Function, "qualifier", t.spec.Qualifier, "region", t.spec.Region,
 			"full", full, "err", err)
+		t.unsaved = true // the overrun count may have changed
 		t.publish(tr, end, took, false, req)
 		return false
 	}
 	m.logInvalid(t, tr.apply(b, b.now))
+	t.live = true
+	// The checkpoint is on disk before the numbers are published: a
+	// restart never serves a counter below one that was scraped.
+	m.save(t)
 	m.logger.Debug("poll done", "function", t.spec.Function, "qualifier", t.spec.Qualifier, "full", full,
 		"list_requests", req[durable.OpList], "get_requests", req[durable.OpGet], "took", took, "tracked", tr.size())
 	t.publish(tr, end, took, true, req)
@@ -453,7 +484,9 @@ func (t *target) publish(tr *tracker, end time.Time, took time.Duration, ok bool
 	}
 	if tr != nil {
 		tr.fill(s)
+		s.Primed = s.Primed && t.live
 	}
+	s.Stored, s.Restored = t.stored, t.restored
 	s.PollSuccess = ok
 	s.Gone = t.gone
 	s.PollDuration = took.Seconds()

@@ -1,10 +1,12 @@
 package poller
 
 import (
-	"hash/maphash"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
@@ -40,9 +42,16 @@ const futureSlack = int64(60_000)
 // before it is given up: the API can briefly not know an execution it listed.
 const maxNotFound = 3
 
-var hashSeed = maphash.MakeSeed()
-
-func hashARN(arn string) uint64 { return maphash.String(hashSeed, arn) }
+// hashKey hashes an ARN (or another identity) to the 64 bits the tracker
+// keeps, keyed: each tracker draws its key at random, so that nobody can
+// choose names that collide, and a checkpoint keeps it, so that the hashes
+// a restored state holds still match what the API lists.
+func hashKey(key uint64, s string) uint64 {
+	var d xxhash.Digest
+	d.ResetWithSeed(key)
+	_, _ = d.WriteString(s)
+	return d.Sum64()
+}
 
 type runRec struct {
 	arn   string
@@ -108,6 +117,7 @@ type batch struct {
 // tracker is the state of one target between polls. It is owned by the
 // target's poll goroutine; nothing else reads it.
 type tracker struct {
+	key      uint64 // of hashKey
 	exported [durable.NumStatuses]bool
 	window   int64 // ms
 	overlap  int64 // ms
@@ -140,6 +150,7 @@ type tracker struct {
 
 func newTracker() *tracker {
 	return &tracker{
+		key:     rand.Uint64(),
 		running: make(map[uint64]runRec),
 		done:    make(map[uint64]doneRec),
 		tomb:    make(map[uint64]int64),
@@ -190,6 +201,9 @@ func (t *tracker) coverage(now int64) int64 { return now - t.window - t.overlap 
 func (t *tracker) wantFull(now, resync int64) bool {
 	return !t.primed || t.needFull || (resync > 0 && now-t.lastFull >= resync-min(resync/10, 1000))
 }
+
+// hash returns the tracker's hash of an ARN.
+func (t *tracker) hash(arn string) uint64 { return hashKey(t.key, arn) }
 
 // known reports whether the state has a record of the execution.
 func (t *tracker) known(h uint64) bool {
@@ -476,6 +490,7 @@ func (t *tracker) fill(s *snapshot.Snapshot) {
 
 // validator turns scrape.Executions into observations for one target.
 type validator struct {
+	key      uint64 // the tracker's hash key
 	function string // bare function name
 	b        *batch
 	seen     map[uint64]struct{} // this listing's hashes, for duplicates
@@ -487,14 +502,14 @@ func (v *validator) observe(e scrape.Execution) (uint64, bool) {
 	if e.Malformed != "" {
 		// A field of the wrong type: the item cannot be taken, the rest of
 		// its page is.
-		v.note(hashARN(e.ARN+"\x00"+e.Name+"\x00"+e.FunctionARN), durable.Malformed, e, e.Malformed)
+		v.note(hashKey(v.key, e.ARN+"\x00"+e.Name+"\x00"+e.FunctionARN), durable.Malformed, e, e.Malformed)
 		return 0, false
 	}
 	if e.ARN == "" {
-		v.note(hashARN(e.Name+"\x00"+e.FunctionARN+"\x00"+e.RawStatus), durable.MissingARN, e, "")
+		v.note(hashKey(v.key, e.Name+"\x00"+e.FunctionARN+"\x00"+e.RawStatus), durable.MissingARN, e, "")
 		return 0, false
 	}
-	h := hashARN(e.ARN)
+	h := hashKey(v.key, e.ARN)
 	if fn := functionOf(e); fn != "" && fn != v.function {
 		v.note(h, durable.ForeignFunction, e, "function "+fn)
 		return 0, false

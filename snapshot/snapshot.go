@@ -53,6 +53,9 @@ type Snapshot struct {
 	// Date header of its answers tells; ClockSkewKnown once measured.
 	ClockSkew      float64
 	ClockSkewKnown bool
+	// Stored says checkpoints are on (--storage.path); Restored that the
+	// target's state was resumed from one when this process started it.
+	Stored, Restored bool
 }
 
 // Requests counts the API requests of one poll by operation (pages and

@@ -36,6 +36,7 @@ import (
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/poller"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/shard"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/storage"
 )
 
 const program = "lambda-durable-exporter"
@@ -53,6 +54,7 @@ func run() int {
 	shardIndex := app.Flag("shard.index", "This replica's shard, in [0, shard.total).").Default("0").Int()
 	shardTotal := app.Flag("shard.total", "Number of replicas sharing the targets; each polls and exports only its own.").Default("1").Int()
 	shardAuto := app.Flag("shard.auto", "Take the shard index from the StatefulSet pod name's ordinal ($POD_NAME, else $HOSTNAME).").Bool()
+	storagePath := app.Flag("storage.path", "Directory for checkpoints of every function's state, so that counters continue across restarts and what ends while the exporter is down is counted; created if missing. Off when empty.").Default("").String()
 	demo := app.Flag("demo", "Run against a simulated Lambda API with a live workload, on loopback; no AWS account needed.").Bool()
 	toolkitFlags := kingpinflag.AddFlags(app, ":9897")
 	logConfig := &promslog.Config{}
@@ -156,7 +158,19 @@ func run() int {
 	// The manager and the fleet build their AWS clients from the pool
 	// options of each configuration, and rebuild them when a reload changes
 	// those options.
-	mgr := poller.NewManager(poller.Options{Logger: logger, Connect: poller.Connect(awsCfg, scrapeMetrics)})
+	var store *storage.Dir
+	if *storagePath != "" {
+		store, err = storage.Open(*storagePath)
+		if store == nil {
+			logger.Error("invalid --storage.path", "path", *storagePath, "err", err)
+			return 1
+		}
+		if err != nil {
+			logger.Error("storage: the checkpoint directory is not usable; polling goes on, checkpoints will fail and be counted", "path", *storagePath, "err", err)
+		}
+		reg.MustRegister(storageMetrics(store)...)
+	}
+	mgr := poller.NewManager(poller.Options{Logger: logger, Connect: poller.Connect(awsCfg, scrapeMetrics), Store: store})
 	reg.MustRegister(collector.New(mgr))
 	fleetMetrics := fleet.NewMetrics(collector.Namespace)
 	reg.MustRegister(fleetMetrics.Collectors()...)
@@ -325,6 +339,23 @@ func newReloadMetrics() *reloadMetrics {
 
 func (r *reloadMetrics) success() { r.ok.Set(1); r.when.SetToCurrentTime() }
 func (r *reloadMetrics) failure() { r.ok.Set(0) }
+
+// storageMetrics are the checkpoint store's own metrics.
+func storageMetrics(d *storage.Dir) []prometheus.Collector {
+	counter := func(name, help string, v func(storage.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: collector.Namespace, Subsystem: "exporter", Name: name, Help: help,
+		}, func() float64 { return float64(v(d.Stats())) })
+	}
+	return []prometheus.Collector{
+		counter("storage_writes_total", "Checkpoints written to --storage.path.",
+			func(s storage.Stats) uint64 { return s.Writes }),
+		counter("storage_write_failures_total", "Checkpoint writes that failed (disk full, read-only, ...); polling goes on, and a restart then resumes from an older checkpoint.",
+			func(s storage.Stats) uint64 { return s.WriteFailures }),
+		counter("storage_load_failures_total", "Checkpoints found at start that could not be used (damaged, truncated, unreadable, another version or target); those functions started fresh.",
+			func(s storage.Stats) uint64 { return s.LoadFailures }),
+	}
+}
 
 // startDemo serves a simulated Lambda API with a live workload on loopback.
 func startDemo(ctx context.Context, logger *slog.Logger) (string, func(context.Context) error, error) {

@@ -340,10 +340,14 @@ func checkMetricList(t *testing.T, m map[string]*dto) {
 			t.Errorf("%s is exposed but missing from grafana/exporter-metrics.txt", n)
 		}
 	}
-	// Series that exist only when discovery is configured.
+	// Series that exist only when discovery or storage is configured.
 	conditional := map[string]bool{
-		"lambda_durable_exporter_discovery_success":    true,
-		"lambda_durable_exporter_discovered_functions": true,
+		"lambda_durable_exporter_discovery_success":            true,
+		"lambda_durable_exporter_discovered_functions":         true,
+		"lambda_durable_exporter_state_restored":               true,
+		"lambda_durable_exporter_storage_writes_total":         true,
+		"lambda_durable_exporter_storage_write_failures_total": true,
+		"lambda_durable_exporter_storage_load_failures_total":  true,
 	}
 	for n := range listed {
 		if !exposed[n] && !conditional[n] {

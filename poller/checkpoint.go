@@ -1,0 +1,306 @@
+package poller
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
+)
+
+// A checkpoint is what a target's tracker must keep across a restart for its
+// numbers to continue exactly: the counters and histograms, the
+// de-duplication state (running executions with their ARNs, the compact
+// records of terminal ones, tombstones, invalid-report records), the hash
+// key those records were made with, the baseline and the time of the last
+// successful poll. The gauges are not kept: the first poll after the restart
+// recomputes them. package storage wraps it in a versioned, checksummed file.
+//
+// Layout (integers are varints unless said otherwise; a string is its
+// length then its bytes):
+//
+//	spec key (string), hash key (8 bytes)
+//	baseline, lastSuccess, lastFull, flags (primed 1, needFull 2)
+//	exported statuses (bit mask), window, overlap
+//	bounds: n, then n float64 bits (8 bytes each); 0 = the default bounds
+//	finished: NumStatuses counts; durations: per status count, sum (ms), n, n counts
+//	invalid: NumReasons counts; corrections; overruns
+//	running: n, then arn (string), start, flags (unknown 1), misses
+//	done: n, then hash (8 bytes), start, status
+//	tomb: n, then hash (8 bytes), expiry
+//	flagged: n, then key (8 bytes), expiry
+
+// checkpointName is the file name of a target's checkpoint: a hash of its
+// key, which may hold any character.
+func checkpointName(key string) string {
+	s := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(s[:12])
+}
+
+// saved is what a checkpoint restores besides the tracker.
+type saved struct {
+	key      string // the target's Spec.Key
+	overruns uint64
+}
+
+func encodeCheckpoint(key string, t *tracker, overruns uint64) []byte {
+	b := make([]byte, 0, 256+len(t.running)*128+(len(t.done)+len(t.tomb)+len(t.flagged))*16)
+	str := func(s string) {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	u := func(v uint64) { b = binary.AppendUvarint(b, v) }
+	i := func(v int64) { b = binary.AppendVarint(b, v) }
+	fixed := func(v uint64) { b = binary.LittleEndian.AppendUint64(b, v) }
+
+	str(key)
+	fixed(t.key)
+	i(t.baseline)
+	i(t.lastSuccess)
+	i(t.lastFull)
+	u(boolBit(t.primed, 1) | boolBit(t.needFull, 2))
+	var mask uint64
+	for s, e := range t.exported {
+		mask |= boolBit(e, 1<<s)
+	}
+	u(mask)
+	i(t.window)
+	i(t.overlap)
+	u(uint64(len(t.bounds)))
+	for _, f := range t.bounds {
+		fixed(math.Float64bits(f))
+	}
+	for _, n := range t.finished {
+		u(n)
+	}
+	nb := len(t.bucketBounds())
+	for s := range t.durations {
+		h := &t.durations[s]
+		u(h.Count)
+		u(h.SumMillis)
+		u(uint64(nb))
+		for _, c := range h.Counts[:nb] {
+			u(c)
+		}
+	}
+	for _, n := range t.invalid {
+		u(n)
+	}
+	u(t.corrections)
+	u(overruns)
+	u(uint64(len(t.running)))
+	for _, r := range t.running {
+		str(r.arn)
+		i(r.start)
+		u(boolBit(r.unknown, 1))
+		u(uint64(r.misses))
+	}
+	u(uint64(len(t.done)))
+	for h, d := range t.done {
+		fixed(h)
+		i(d.start)
+		u(uint64(d.status))
+	}
+	u(uint64(len(t.tomb)))
+	for h, exp := range t.tomb {
+		fixed(h)
+		i(exp)
+	}
+	u(uint64(len(t.flagged)))
+	for k, exp := range t.flagged {
+		fixed(k)
+		i(exp)
+	}
+	return b
+}
+
+func boolBit(b bool, bit uint64) uint64 {
+	if b {
+		return bit
+	}
+	return 0
+}
+
+// errCheckpoint wraps every reason a checkpoint's payload is unusable.
+var errCheckpoint = errors.New("unusable checkpoint")
+
+// reader decodes a payload; the first error sticks and every later read
+// returns zero.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) fail(format string, a ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: %s", errCheckpoint, fmt.Sprintf(format, a...))
+	}
+}
+
+func (r *reader) u() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail("truncated")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) i() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail("truncated")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) fixed() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	if len(r.b) < 8 {
+		r.fail("truncated")
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(r.b)
+	r.b = r.b[8:]
+	return v
+}
+
+func (r *reader) str() string {
+	n := r.u()
+	if r.err != nil {
+		return ""
+	}
+	if n > uint64(len(r.b)) {
+		r.fail("truncated")
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
+// count reads a number of records of at least min bytes each: never more
+// than the rest of the payload can hold, so a damaged count cannot make the
+// decoder allocate without bound.
+func (r *reader) count(min int, what string) int {
+	n := r.u()
+	if r.err == nil && n > uint64(len(r.b)/min) {
+		r.fail("%d %s in %d bytes", n, what, len(r.b))
+	}
+	if r.err != nil {
+		return 0
+	}
+	return int(n)
+}
+
+// decodeCheckpoint rebuilds a tracker from a payload, checking everything a
+// damaged or foreign file could get wrong; an error wraps errCheckpoint.
+func decodeCheckpoint(b []byte) (*tracker, saved, error) {
+	r := &reader{b: b}
+	var sv saved
+	t := newTracker()
+	sv.key = r.str()
+	t.key = r.fixed()
+	t.baseline = r.i()
+	t.lastSuccess = r.i()
+	t.lastFull = r.i()
+	flags := r.u()
+	t.primed, t.needFull = flags&1 != 0, flags&2 != 0
+	mask := r.u()
+	if mask >= 1<<uint(durable.NumStatuses) {
+		r.fail("statuses %#x", mask)
+	}
+	for s := range t.exported {
+		t.exported[s] = mask&(1<<s) != 0
+	}
+	t.window = r.i()
+	t.overlap = r.i()
+	if nb := r.count(8, "bucket bounds"); nb > 0 {
+		if nb > durable.MaxBuckets {
+			r.fail("%d bucket bounds, at most %d", nb, durable.MaxBuckets)
+		}
+		for range min(nb, durable.MaxBuckets) {
+			f := math.Float64frombits(r.fixed())
+			if n := len(t.bounds); math.IsNaN(f) || math.IsInf(f, 0) || (n > 0 && f <= t.bounds[n-1]) {
+				r.fail("bucket bounds not increasing")
+			}
+			t.bounds = append(t.bounds, f)
+		}
+	}
+	for s := range t.finished {
+		t.finished[s] = r.u()
+	}
+	nb := len(t.bucketBounds())
+	for s := range t.durations {
+		h := &t.durations[s]
+		h.Count, h.SumMillis = r.u(), r.u()
+		if n := r.u(); r.err == nil && n != uint64(nb) {
+			r.fail("%d histogram buckets for %d bounds", n, nb)
+		}
+		prev := uint64(0)
+		for k := range nb {
+			if r.err != nil {
+				break
+			}
+			h.Counts[k] = r.u()
+			if h.Counts[k] < prev || h.Counts[k] > h.Count {
+				r.fail("histogram buckets not cumulative")
+			}
+			prev = h.Counts[k]
+		}
+		if h.Count > t.finished[s] {
+			r.fail("%d durations for %d finished", h.Count, t.finished[s])
+		}
+	}
+	for k := range t.invalid {
+		t.invalid[k] = r.u()
+	}
+	t.corrections = r.u()
+	sv.overruns = r.u()
+	for range r.count(3, "running executions") {
+		arn, start, fl, misses := r.str(), r.i(), r.u(), r.u()
+		if r.err == nil && (arn == "" || start <= 0 || misses >= maxNotFound) {
+			r.fail("running execution %q", arn)
+		}
+		t.running[hashKey(t.key, arn)] = runRec{arn: arn, start: start, unknown: fl&1 != 0, misses: int(misses)}
+	}
+	for range r.count(10, "terminal executions") {
+		h, start, st := r.fixed(), r.i(), r.u()
+		if r.err == nil && (st >= uint64(durable.NumStatuses) || !durable.Status(st).Terminal() && durable.Status(st) != durable.Unknown) {
+			r.fail("terminal status %d", st)
+		}
+		t.done[h] = doneRec{start: start, status: durable.Status(st)}
+	}
+	for range r.count(9, "tombstones") {
+		h := r.fixed()
+		t.tomb[h] = r.i()
+	}
+	for range r.count(9, "invalid-report records") {
+		k := r.fixed()
+		t.flagged[k] = r.i()
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.fail("%d bytes after the end", len(r.b))
+	}
+	if r.err == nil && (!t.primed || t.lastSuccess <= 0 || t.baseline <= 0 || t.baseline > t.lastSuccess) {
+		r.fail("no successful poll recorded")
+	}
+	if r.err != nil {
+		return nil, saved{}, r.err
+	}
+	return t, sv, nil
+}
