@@ -364,12 +364,20 @@ func startDemo(ctx context.Context, logger *slog.Logger) (string, func(context.C
 	if err != nil {
 		return "", nil, err
 	}
-	go sim.RunWorkload(ctx, lambdasim.Workload{Functions: demoFunctions})
+	go sim.RunWorkload(ctx, lambdasim.Workload{Functions: demoFunctions, LongRunners: demoLongRunners})
 	logger.Info("demo mode: simulated Lambda durable API with a live workload", "endpoint", url)
 	return url, shutdown, nil
 }
 
 var demoFunctions = []string{"order-workflow", "billing", "nightly-report"}
+
+// demoLongRunners are workflows that started long before the demo's 24h
+// window and still run, so that the running-age panels and the
+// RunningTooLong alert show something.
+var demoLongRunners = map[string][]time.Duration{
+	"order-workflow": {30 * time.Hour, 9 * 24 * time.Hour},
+	"billing":        {40 * 24 * time.Hour},
+}
 
 // demoYAML is the configuration --demo uses when no --config.file is given.
 // It goes through the same parser as a user's file.

@@ -25,6 +25,11 @@ type Workload struct {
 	MaxBacklog int
 	// Seed makes the run reproducible for a given clock.
 	Seed int64
+	// LongRunners starts, per function, executions that started that long
+	// before the workload's start and keep running: workflows stuck for
+	// days or weeks, older than any window (version 2, which the alias
+	// live points at).
+	LongRunners map[string][]time.Duration
 	// Tick is the real-time interval at which the simulated clock
 	// (Options.Now) is sampled to start and end executions; default 100ms.
 	// With a fake clock, executions are generated when the clock moves.
@@ -98,6 +103,12 @@ func (s *Server) RunWorkload(ctx context.Context, w Workload) {
 	g := &workloadGen{s: s, w: w, rng: rand.New(rand.NewPCG(uint64(w.Seed), uint64(w.Seed)^0xda3e39cb94b95bdb))}
 
 	now := s.now()
+	for _, f := range w.Functions {
+		for i, ago := range w.LongRunners[f] {
+			at := now.Add(-ago)
+			s.StartVisibleAt(f, "2", fmt.Sprintf("%s-long-running-%d", f, i+1), at, at)
+		}
+	}
 	if w.Backlog > 0 {
 		n := min(int(w.Rate*w.Backlog.Seconds()), w.MaxBacklog)
 		starts := make([]time.Duration, n)

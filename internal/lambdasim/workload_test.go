@@ -3,6 +3,7 @@ package lambdasim_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -172,5 +173,26 @@ func TestWorkloadLive(t *testing.T) {
 		if !e.Start.After(t0) || e.Start.After(end) || e.VisibleAt.Before(e.Start) || e.VisibleAt.After(e.Start.Add(2*time.Second)) {
 			t.Fatalf("execution %+v outside the run", e)
 		}
+	}
+}
+
+// TestWorkloadLongRunners: the long runners asked for start that long
+// before the workload and keep running.
+func TestWorkloadLongRunners(t *testing.T) {
+	h := newHarness(t, lambdasim.Options{})
+	ages := []time.Duration{30 * time.Hour, 9 * 24 * time.Hour}
+	runWorkload(t, h.sim, lambdasim.Workload{Seed: 1, Tick: 5 * time.Millisecond, Backlog: -1,
+		Functions: []string{"billing"}, LongRunners: map[string][]time.Duration{"billing": ages}})
+	waitFor(t, "long runners", func() bool { return len(all(h.sim, []string{"billing"})) >= 2 })
+	var got []time.Duration
+	for _, e := range all(h.sim, []string{"billing"}) {
+		if e.Status != lambdasim.StatusRunning {
+			t.Fatalf("%s is %s", e.ARN, e.Status)
+		}
+		got = append(got, t0.Sub(e.Start))
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, ages) {
+		t.Fatalf("long runners aged %v, want %v", got, ages)
 	}
 }

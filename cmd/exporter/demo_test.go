@@ -1,0 +1,33 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDemoShowsLongRunners: the demo has workflows running for longer than
+// its 24h window, counted as RUNNING, in the oldest start and in the
+// running-age gauges, so that those panels and RunningTooLong show them.
+func TestDemoShowsLongRunners(t *testing.T) {
+	p := start(t, demoEnv, "--demo")
+	const of = "account_id=123456789012,function=order-workflow,qualifier=,region=us-east-1"
+	const bl = "account_id=123456789012,function=billing,qualifier=live,region=us-east-1"
+	// Labels are in name order: age_seconds after account_id.
+	age := func(fn, secs string) string { return strings.Replace(fn, ",function=", ",age_seconds="+secs+",function=", 1) }
+	m := p.metrics(t, func(m map[string]*dto) bool {
+		o := m["lambda_durable_executions_running_older_than"]
+		return o != nil && o.samples[age(bl, "2592000")] > 0 && m["lambda_durable_execution_oldest_running_start_timestamp_seconds"] != nil
+	})
+	older := m["lambda_durable_executions_running_older_than"].samples
+	if older[age(of, "604800")] < 1 || older[age(of, "86400")] < 2 {
+		t.Errorf("order-workflow running older than 1d/7d: %v/%v, want at least 2/1", older[age(of, "86400")], older[age(of, "604800")])
+	}
+	if older[age(bl, "2592000")] < 1 {
+		t.Errorf("billing (live) running older than 30d: %v, want at least 1", older[age(bl, "2592000")])
+	}
+	oldest := m["lambda_durable_execution_oldest_running_start_timestamp_seconds"].samples[bl]
+	if age := time.Since(time.Unix(int64(oldest), 0)); age < 39*24*time.Hour {
+		t.Errorf("billing's oldest running execution is %v old, want the 40-day long runner", age.Round(time.Hour))
+	}
+}
