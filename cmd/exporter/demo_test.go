@@ -14,7 +14,9 @@ func TestDemoShowsLongRunners(t *testing.T) {
 	const of = "account_id=123456789012,function=order-workflow,qualifier=,region=us-east-1"
 	const bl = "account_id=123456789012,function=billing,qualifier=live,region=us-east-1"
 	// Labels are in name order: age_seconds after account_id.
-	age := func(fn, secs string) string { return strings.Replace(fn, ",function=", ",age_seconds="+secs+",function=", 1) }
+	age := func(fn, secs string) string {
+		return strings.Replace(fn, ",function=", ",age_seconds="+secs+",function=", 1)
+	}
 	m := p.metrics(t, func(m map[string]*dto) bool {
 		o := m["lambda_durable_executions_running_older_than"]
 		return o != nil && o.samples[age(bl, "2592000")] > 0 && m["lambda_durable_execution_oldest_running_start_timestamp_seconds"] != nil
