@@ -193,12 +193,12 @@ func (r *reader) str() string {
 	return s
 }
 
-// count reads a number of records of at least min bytes each: never more
+// count reads a number of records of at least size bytes each: never more
 // than the rest of the payload can hold, so a damaged count cannot make the
 // decoder allocate without bound.
-func (r *reader) count(min int, what string) int {
+func (r *reader) count(size int, what string) int {
 	n := r.u()
-	if r.err == nil && n > uint64(len(r.b)/min) {
+	if r.err == nil && n > uint64(len(r.b)/size) {
 		r.fail("%d %s in %d bytes", n, what, len(r.b))
 	}
 	if r.err != nil {

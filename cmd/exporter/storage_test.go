@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -40,7 +41,7 @@ functions:
   - name: orders
 `)
 	dir := filepath.Join(t.TempDir(), "state")
-	env := append(awsEnv, "AWS_ENDPOINT_URL_LAMBDA="+srv.URL)
+	env := append(slices.Clone(awsEnv), "AWS_ENDPOINT_URL_LAMBDA="+srv.URL)
 	args := []string{"--config.file=" + cfg, "--storage.path=" + dir}
 	const fn = "account_id=123456789012,function=orders,qualifier=,region=us-east-1"
 	finished := func(m map[string]*dto, status string) float64 {
