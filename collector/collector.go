@@ -25,7 +25,10 @@ var _ prometheus.Collector = (*Collector)(nil)
 type Collector struct {
 	src snapshot.Source
 
-	executions, finished, duration, oldestRunning   *prometheus.Desc
+	statusDescs                                                 // without the version label
+	versionDescs                                    statusDescs // with it (Breakdowns)
+	errors                                          *prometheus.Desc
+	oldestRunning                                   *prometheus.Desc
 	runningOlder                                    *prometheus.Desc
 	pollSuccess, pollDuration, lastSuccess, tracked *prometheus.Desc
 	pollRequests, corrections, overruns, invalid    *prometheus.Desc
@@ -39,14 +42,24 @@ func New(src snapshot.Source) *Collector {
 	desc := func(sub, name, help string, l []string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(Namespace, sub, name), help, l, nil)
 	}
+	const (
+		executionsHelp = "Durable executions by current status as of the last successful poll: every RUNNING one whatever its age, and the terminal ones whose StartTimestamp is within the window."
+		finishedHelp   = "Durable executions seen reaching a terminal status since the exporter started, each counted once."
+		durationHelp   = "EndTimestamp minus StartTimestamp of each execution counted in lambda_durable_executions_finished_total."
+	)
+	status := func(l ...string) statusDescs {
+		return statusDescs{
+			executions: desc("", "executions", executionsHelp, with(l...)),
+			finished:   desc("", "executions_finished_total", finishedHelp, with(l...)),
+			duration:   desc("", "execution_duration_seconds", durationHelp, with(l...)),
+		}
+	}
 	return &Collector{
-		src: src,
-		executions: desc("", "executions",
-			"Durable executions by current status as of the last successful poll: every RUNNING one whatever its age, and the terminal ones whose StartTimestamp is within the window.", with("status")),
-		finished: desc("", "executions_finished_total",
-			"Durable executions seen reaching a terminal status since the exporter started, each counted once.", with("status")),
-		duration: desc("", "execution_duration_seconds",
-			"EndTimestamp minus StartTimestamp of each execution counted in lambda_durable_executions_finished_total.", with("status")),
+		src:          src,
+		statusDescs:  status("status"),
+		versionDescs: status("version", "status"),
+		errors: desc("", "execution_errors_total",
+			"Executions counted in lambda_durable_executions_finished_total with status FAILED, TIMED_OUT or STOPPED, each counted once by its Error.ErrorType (none: no error; unknown: an empty type; other: past max_error_types; unread: not readable), once read back.", with("status", "error_type")),
 		oldestRunning: desc("", "execution_oldest_running_start_timestamp_seconds",
 			"StartTimestamp of the oldest RUNNING execution, whatever its age; absent when none runs.", labels),
 		runningOlder: desc("", "executions_running_older_than",
@@ -77,7 +90,7 @@ func New(src snapshot.Source) *Collector {
 // Describe sends every descriptor.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.executions, c.finished, c.duration, c.oldestRunning, c.runningOlder, c.pollSuccess, c.pollDuration,
+		c.executions, c.finished, c.duration, c.errors, c.oldestRunning, c.runningOlder, c.pollSuccess, c.pollDuration,
 		c.lastSuccess, c.tracked, c.pollRequests, c.corrections, c.overruns, c.invalid, c.clockSkew, c.restored,
 	} {
 		ch <- d
@@ -100,30 +113,13 @@ func (c *Collector) collect(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, append(l, extra...)...)
 	}
 
-	for _, st := range s.Statuses {
-		if s.Primed && !s.Gone {
-			gauge(c.executions, float64(s.InWindow[st]), st.String())
-		}
-		if !st.Terminal() {
-			continue
-		}
-		counter(c.finished, float64(s.Finished[st]), st.String())
-		h := &s.Durations[st]
-		bounds := s.Buckets
-		if bounds == nil {
-			bounds = durable.DurationBuckets[:]
-		}
-		buckets := make(map[float64]uint64, len(bounds))
-		for i, ub := range bounds {
-			buckets[ub] = h.Counts[i]
-		}
-		ch <- prometheus.MustNewConstHistogram(c.duration, h.Count, h.Sum(), buckets, append(l, st.String())...)
+	if !s.ByVersion {
+		statusSeries(ch, &c.statusDescs, s, l, &s.InWindow, &s.Finished, &s.Durations)
 	}
-	// Executions that ended under a status this build does not know: not
-	// part of the closed set, so the series appears only once there is one
-	// (invalid_executions_total{reason="unknown_status"} is always there).
-	if n := s.Finished[durable.Unknown]; n > 0 {
-		counter(c.finished, float64(n), durable.Unknown.String())
+	if s.ByErrorType {
+		for _, e := range s.Errors {
+			counter(c.errors, float64(e.Count), e.Status.String(), e.Type)
+		}
 	}
 	if s.Primed && !s.Gone && s.OldestRunningStart > 0 {
 		gauge(c.oldestRunning, s.OldestRunningStart)
@@ -155,6 +151,65 @@ func (c *Collector) collect(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 	counter(c.overruns, float64(s.Overruns))
 	for r := durable.Reason(0); r < durable.NumReasons; r++ {
 		counter(c.invalid, float64(s.Invalid[r]), r.String())
+	}
+}
+
+// statusDescs are the per-status families, with or without the version
+// label.
+type statusDescs struct{ executions, finished, duration *prometheus.Desc }
+
+// statusSeries emits the per-status series of one target (l its labels,
+// with the version when broken down by version).
+func statusSeries(ch chan<- prometheus.Metric, d *statusDescs, s *snapshot.Snapshot, l []string,
+	inWindow, finished *[durable.NumStatuses]uint64, durations *[durable.NumStatuses]durable.Histogram) {
+	with := func(st durable.Status) []string { return append(slices.Clip(l), st.String()) }
+	for _, st := range s.Statuses {
+		if s.Primed && !s.Gone {
+			ch <- prometheus.MustNewConstMetric(d.executions, prometheus.GaugeValue, float64(inWindow[st]), with(st)...)
+		}
+		if !st.Terminal() {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(d.finished, prometheus.CounterValue, float64(finished[st]), with(st)...)
+		h := &durations[st]
+		bounds := s.Buckets
+		if bounds == nil {
+			bounds = durable.DurationBuckets[:]
+		}
+		buckets := make(map[float64]uint64, len(bounds))
+		for i, ub := range bounds {
+			buckets[ub] = h.Counts[i]
+		}
+		ch <- prometheus.MustNewConstHistogram(d.duration, h.Count, h.Sum(), buckets, with(st)...)
+	}
+	// Executions that ended under a status this build does not know: not
+	// part of the closed set, so the series appears only once there is one
+	// (invalid_executions_total{reason="unknown_status"} is always there).
+	if n := finished[durable.Unknown]; n > 0 {
+		ch <- prometheus.MustNewConstMetric(d.finished, prometheus.CounterValue, float64(n), with(durable.Unknown)...)
+	}
+}
+
+// Breakdowns returns the collector of the series broken down by version,
+// for the targets whose breakdown has it. It is unchecked (it describes
+// nothing): the families are the same as the Collector's, with one more
+// label, and a registry takes both only that way.
+func (c *Collector) Breakdowns() prometheus.Collector { return versioned{c} }
+
+type versioned struct{ c *Collector }
+
+func (versioned) Describe(chan<- *prometheus.Desc) {}
+
+func (v versioned) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range v.c.src.Snapshots() {
+		if !s.ByVersion {
+			continue
+		}
+		for i := range s.Versions {
+			vc := &s.Versions[i]
+			l := []string{s.Function, s.Qualifier, s.Region, s.AccountID, vc.Version}
+			statusSeries(ch, &v.c.versionDescs, s, l, &vc.InWindow, &vc.Finished, &vc.Durations)
+		}
 	}
 }
 

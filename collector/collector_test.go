@@ -178,3 +178,68 @@ lambda_durable_executions_running_older_than{account_id="",age_seconds="86400",f
 		t.Fatal(err)
 	}
 }
+
+// TestCollectorBreakdowns: a target broken down by version shows its
+// per-status families once per version, with the version label, beside a
+// target that is not (the same families without it); error types are
+// counted per status; a registry takes both, and the exposition lints.
+func TestCollectorBreakdowns(t *testing.T) {
+	plain := &snapshot.Snapshot{Target: snapshot.Target{Function: "p", Region: "r"}, Statuses: []durable.Status{durable.Failed}, Primed: true, Buckets: []float64{60}}
+	plain.Finished[durable.Failed] = 1
+	v := &snapshot.Snapshot{Target: snapshot.Target{Function: "f", Qualifier: "live", Region: "r"}, Statuses: []durable.Status{durable.Running, durable.Failed},
+		Primed: true, ByVersion: true, ByErrorType: true, Buckets: []float64{60}}
+	v.InWindow[durable.Running], v.Finished[durable.Failed] = 3, 3 // the totals are not emitted when broken down
+	v.Versions = []snapshot.VersionCounts{{Version: "3"}, {Version: "4"}}
+	v.Versions[0].InWindow[durable.Running], v.Versions[1].InWindow[durable.Running] = 2, 1
+	v.Versions[0].Finished[durable.Failed], v.Versions[1].Finished[durable.Failed] = 1, 2
+	v.Versions[1].Durations[durable.Failed].ObserveMillisIn(1000, v.Buckets)
+	v.Versions[1].Durations[durable.Failed].ObserveMillisIn(100_000, v.Buckets)
+	v.Versions[0].Durations[durable.Failed].ObserveMillisIn(5000, v.Buckets)
+	v.Errors = []snapshot.ErrorCount{{Status: durable.Failed, Type: "PaymentDeclined", Count: 2}, {Status: durable.Failed, Type: "unread", Count: 1}}
+	c := New(fixed{plain, v})
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c, c.Breakdowns())
+	want := `# HELP lambda_durable_execution_errors_total Executions counted in lambda_durable_executions_finished_total with status FAILED, TIMED_OUT or STOPPED, each counted once by its Error.ErrorType (none: no error; unknown: an empty type; other: past max_error_types; unread: not readable), once read back.
+# TYPE lambda_durable_execution_errors_total counter
+lambda_durable_execution_errors_total{account_id="",error_type="PaymentDeclined",function="f",qualifier="live",region="r",status="FAILED"} 2
+lambda_durable_execution_errors_total{account_id="",error_type="unread",function="f",qualifier="live",region="r",status="FAILED"} 1
+# HELP lambda_durable_executions Durable executions by current status as of the last successful poll: every RUNNING one whatever its age, and the terminal ones whose StartTimestamp is within the window.
+# TYPE lambda_durable_executions gauge
+lambda_durable_executions{account_id="",function="f",qualifier="live",region="r",status="FAILED",version="3"} 0
+lambda_durable_executions{account_id="",function="f",qualifier="live",region="r",status="FAILED",version="4"} 0
+lambda_durable_executions{account_id="",function="f",qualifier="live",region="r",status="RUNNING",version="3"} 2
+lambda_durable_executions{account_id="",function="f",qualifier="live",region="r",status="RUNNING",version="4"} 1
+lambda_durable_executions{account_id="",function="p",qualifier="",region="r",status="FAILED"} 0
+# HELP lambda_durable_executions_finished_total Durable executions seen reaching a terminal status since the exporter started, each counted once.
+# TYPE lambda_durable_executions_finished_total counter
+lambda_durable_executions_finished_total{account_id="",function="f",qualifier="live",region="r",status="FAILED",version="3"} 1
+lambda_durable_executions_finished_total{account_id="",function="f",qualifier="live",region="r",status="FAILED",version="4"} 2
+lambda_durable_executions_finished_total{account_id="",function="p",qualifier="",region="r",status="FAILED"} 1
+# HELP lambda_durable_execution_duration_seconds EndTimestamp minus StartTimestamp of each execution counted in lambda_durable_executions_finished_total.
+# TYPE lambda_durable_execution_duration_seconds histogram
+lambda_durable_execution_duration_seconds_bucket{account_id="",function="f",qualifier="live",region="r",status="FAILED",version="3",le="60"} 1
+lambda_durable_execution_duration_seconds_bucket{account_id="",function="f",qualifier="live",region="r",status="FAILED",version="3",le="+Inf"} 1
+lambda_durable_execution_duration_seconds_sum{account_id="",function="f",qualifier="live",region="r",status="FAILED",version="3"} 5
+lambda_durable_execution_duration_seconds_count{account_id="",function="f",qualifier="live",region="r",status="FAILED",version="3"} 1
+lambda_durable_execution_duration_seconds_bucket{account_id="",function="f",qualifier="live",region="r",status="FAILED",version="4",le="60"} 1
+lambda_durable_execution_duration_seconds_bucket{account_id="",function="f",qualifier="live",region="r",status="FAILED",version="4",le="+Inf"} 2
+lambda_durable_execution_duration_seconds_sum{account_id="",function="f",qualifier="live",region="r",status="FAILED",version="4"} 101
+lambda_durable_execution_duration_seconds_count{account_id="",function="f",qualifier="live",region="r",status="FAILED",version="4"} 2
+lambda_durable_execution_duration_seconds_bucket{account_id="",function="p",qualifier="",region="r",status="FAILED",le="60"} 0
+lambda_durable_execution_duration_seconds_bucket{account_id="",function="p",qualifier="",region="r",status="FAILED",le="+Inf"} 0
+lambda_durable_execution_duration_seconds_sum{account_id="",function="p",qualifier="",region="r",status="FAILED"} 0
+lambda_durable_execution_duration_seconds_count{account_id="",function="p",qualifier="",region="r",status="FAILED"} 0
+`
+	names := []string{"lambda_durable_executions", "lambda_durable_executions_finished_total", "lambda_durable_execution_errors_total",
+		"lambda_durable_execution_duration_seconds"}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
+		t.Fatal(err)
+	}
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint %s: %s", p.Metric, p.Text)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -27,6 +28,8 @@ const (
 	DefaultListRequestsPerSecond = 10
 	DefaultGetRequestsPerSecond  = 20
 	DefaultDiscoveryRefresh      = 10 * time.Minute
+	DefaultMaxErrorTypes         = 20
+	DefaultErrorReadsPerSecond   = 2
 
 	// MaxPageSize is the largest MaxItems ListDurableExecutionsByFunction accepts.
 	MaxPageSize = 1000
@@ -43,6 +46,18 @@ const (
 	// MaxAgeThresholds bounds running_age_thresholds (one series each per
 	// function).
 	MaxAgeThresholds = 10
+	// MaxMaxErrorTypes bounds max_error_types (series per function and
+	// status).
+	MaxMaxErrorTypes = 1000
+)
+
+// Breakdowns that the breakdown key accepts.
+const (
+	// BreakdownVersion labels executions, finishes and durations with the
+	// version each execution ran under (from its ARN).
+	BreakdownVersion = "version"
+	// BreakdownErrorType counts failures by Error.ErrorType.
+	BreakdownErrorType = "error_type"
 )
 
 // DefaultRunningAgeThresholds are the running-age thresholds when the file
@@ -83,6 +98,16 @@ type Config struct {
 	ListRequestsPerSecond float64 `yaml:"list_requests_per_second"` // client-side limit per account+region, > 0
 	GetRequestsPerSecond  float64 `yaml:"get_requests_per_second"`  // client-side limit per account+region, > 0
 
+	// Breakdown lists the breakdowns of every entry that sets none: version
+	// and error_type; nil or empty = none.
+	Breakdown []string `yaml:"breakdown"`
+	// MaxErrorTypes caps the distinct error types per function and status;
+	// the rest fold into "other". 1..MaxMaxErrorTypes.
+	MaxErrorTypes int `yaml:"max_error_types"`
+	// ErrorReadsPerSecond bounds the reads of error types per account and
+	// region (within the Get budget), > 0.
+	ErrorReadsPerSecond float64 `yaml:"error_reads_per_second"`
+
 	// AccountID is the 12-digit account of the default credentials when
 	// known, "" otherwise. It is the account label of functions whose
 	// AccountID cannot be derived (Function.AccountID == ""), and duplicate
@@ -104,6 +129,9 @@ type Function struct {
 	// ExecutionName is an exact execution name filter, "" = all.
 	ExecutionName string   `yaml:"execution_name" nonempty:"omit the key to export all executions"`
 	Statuses      []string `yaml:"statuses"` // status filter, nil = all five
+	// Breakdown is resolved: the entry's list, which replaces the top-level
+	// one (an empty list means none), else the top-level one.
+	Breakdown []string `yaml:"breakdown"`
 	// Window is resolved: the per-function override or the global window.
 	Window time.Duration `yaml:"window"`
 	// RoleARN is the IAM role to assume for this function, "" = default credentials.
@@ -143,11 +171,15 @@ type Discovery struct {
 	// Qualifier is the version or alias applied to every discovered
 	// function, "" = unqualified.
 	Qualifier string        `yaml:"qualifier"`
-	Statuses  []string      `yaml:"statuses"` // status filter, nil = all five
-	Window    time.Duration `yaml:"window"`   // resolved: per-entry override or the global window
+	Statuses  []string      `yaml:"statuses"`  // status filter, nil = all five
+	Breakdown []string      `yaml:"breakdown"` // resolved as Function.Breakdown
+	Window    time.Duration `yaml:"window"`    // resolved: per-entry override or the global window
 	AccountID string        // derived: account of RoleARN, else ""
 	Line      int           // line of the entry in the file, 0 when not from a file
 }
+
+// Has reports whether the resolved breakdown list holds b.
+func Has(breakdown []string, b string) bool { return slices.Contains(breakdown, b) }
 
 // AllStatuses returns the durable execution statuses in canonical order.
 func AllStatuses() []string {
@@ -166,6 +198,8 @@ func Default() Config {
 		Overlap:               DefaultOverlap,
 		ListRequestsPerSecond: DefaultListRequestsPerSecond,
 		GetRequestsPerSecond:  DefaultGetRequestsPerSecond,
+		MaxErrorTypes:         DefaultMaxErrorTypes,
+		ErrorReadsPerSecond:   DefaultErrorReadsPerSecond,
 	}
 }
 

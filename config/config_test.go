@@ -406,6 +406,8 @@ functions:
 		Overlap:               10 * time.Minute,
 		ListRequestsPerSecond: 2.5,
 		GetRequestsPerSecond:  5,
+		MaxErrorTypes:         DefaultMaxErrorTypes,
+		ErrorReadsPerSecond:   DefaultErrorReadsPerSecond,
 		Functions: []Function{
 			{
 				Name: "order-workflow", Qualifier: "3", ExecutionName: "nightly-run",

@@ -165,6 +165,45 @@ func (s scope) settings(c *Config) {
 	s.check("max_concurrency", c.MaxConcurrency < 1, "must be >= 1, got %d", c.MaxConcurrency)
 	s.rate("list_requests_per_second", c.ListRequestsPerSecond)
 	s.rate("get_requests_per_second", c.GetRequestsPerSecond)
+	s.breakdown(c.Breakdown)
+	// Zero in a Config built in code means the default, as for a window.
+	if c.MaxErrorTypes == 0 && !s.set("max_error_types") && !s.bad("max_error_types") {
+		c.MaxErrorTypes = DefaultMaxErrorTypes
+	}
+	if c.ErrorReadsPerSecond == 0 && !s.set("error_reads_per_second") && !s.bad("error_reads_per_second") {
+		c.ErrorReadsPerSecond = DefaultErrorReadsPerSecond
+	}
+	s.check("max_error_types", c.MaxErrorTypes < 1 || c.MaxErrorTypes > MaxMaxErrorTypes,
+		"must be between 1 and %d, got %d", MaxMaxErrorTypes, c.MaxErrorTypes)
+	s.rate("error_reads_per_second", c.ErrorReadsPerSecond)
+}
+
+func isBreakdown(s string) bool { return s == BreakdownVersion || s == BreakdownErrorType }
+
+// breakdown checks a breakdown list: known items, no repeats. An empty
+// list is valid (none; in an entry it replaces the top-level list).
+func (s scope) breakdown(list []string) {
+	if s.bad("breakdown") || len(list) == 0 {
+		return
+	}
+	s.items("breakdown", list, "", "breakdown", isBreakdown,
+		"unknown breakdown %q (want "+BreakdownVersion+" or "+BreakdownErrorType+")")
+}
+
+// resolveBreakdown checks an entry's breakdown list and resolves it: the
+// entry's own list when the key is set (or, for a Config built in code,
+// non-nil), else the top-level one.
+func (s scope) resolveBreakdown(list *[]string, top []string) {
+	s.breakdown(*list)
+	own := *list != nil
+	if s.fields != nil {
+		own = s.set("breakdown")
+	}
+	if !own {
+		*list = slices.Clone(top)
+	} else if *list == nil {
+		*list = []string{}
+	}
 }
 
 func (s scope) positive(key string, d time.Duration) bool {
@@ -254,6 +293,7 @@ func (s scope) function(f *Function, c *Config) bool {
 		s.add("role_arn", "account %q of %q conflicts with account %q in ARN %q", roleAccount, f.RoleARN, pn.account, f.Name)
 	}
 	s.statuses(f.Statuses)
+	s.resolveBreakdown(&f.Breakdown, c.Breakdown)
 	s.defaulted("window", &f.Window, c.Window)
 	return nameOK && qualOK && regOK && roleOK && acctOK
 }
@@ -289,6 +329,7 @@ func (s scope) discovery(d *Discovery, c *Config) {
 	s.defaulted("refresh", &d.Refresh, DefaultDiscoveryRefresh)
 	s.qualifier(d.Qualifier)
 	s.statuses(d.Statuses)
+	s.resolveBreakdown(&d.Breakdown, c.Breakdown)
 	s.defaulted("window", &d.Window, c.Window)
 }
 

@@ -319,7 +319,9 @@ func (f *Fleet) discoverOnce(ctx context.Context, finder Finder, region string, 
 		if acct == "" {
 			acct = defaultAccount
 		}
-		specs = append(specs, spec(fn.Name, fn.ARN, d.Qualifier, "", region, acct, d.RoleARN, d.ExternalID, d.Statuses, d.Window))
+		s := spec(fn.Name, fn.ARN, d.Qualifier, "", region, acct, d.RoleARN, d.ExternalID, d.Statuses, d.Window)
+		s.ByVersion, s.ByErrorType = breakdowns(d.Breakdown)
+		specs = append(specs, s)
 	}
 	slices.SortFunc(specs, func(a, b poller.Spec) int { return strings.Compare(a.Key, b.Key) })
 	return specs, nil
@@ -346,6 +348,7 @@ func (f *Fleet) specs(c *config.Config, account string, discovered map[string][]
 		seen[s.Key] = true
 		s.DurationBuckets = buckets
 		s.AgeThresholds = ages
+		s.MaxErrorTypes = c.MaxErrorTypes
 		out = append(out, s)
 	}
 	for _, fn := range c.Functions {
@@ -360,7 +363,9 @@ func (f *Fleet) specs(c *config.Config, account string, discovered map[string][]
 		if acct == "" {
 			acct = account
 		}
-		add(spec(fn.FunctionName, fn.APIName(), fn.Qualifier, fn.ExecutionName, region, acct, fn.RoleARN, fn.ExternalID, fn.Statuses, fn.Window))
+		s := spec(fn.FunctionName, fn.APIName(), fn.Qualifier, fn.ExecutionName, region, acct, fn.RoleARN, fn.ExternalID, fn.Statuses, fn.Window)
+		s.ByVersion, s.ByErrorType = breakdowns(fn.Breakdown)
+		add(s)
 	}
 	keys := make([]string, 0, len(discovered))
 	for k := range discovered {
@@ -373,6 +378,11 @@ func (f *Fleet) specs(c *config.Config, account string, discovered map[string][]
 		}
 	}
 	return out
+}
+
+// breakdowns says which breakdowns a resolved breakdown list holds.
+func breakdowns(b []string) (version, errorType bool) {
+	return config.Has(b, config.BreakdownVersion), config.Has(b, config.BreakdownErrorType)
 }
 
 // Key identifies a target across reloads, discovery rounds and shards.
@@ -401,7 +411,7 @@ func spec(name, apiName, qualifier, execName, region, account, role, externalID 
 // sourceKey identifies a discovery entry in a region by its content, so
 // that its results survive a reload that keeps it.
 func sourceKey(d config.Discovery, region string) string {
-	return fmt.Sprintf("%s|%s|%s|%v|%s|%s|%v|%s", region, d.RoleARN, d.ExternalID, d.Tags, d.NamePattern, d.Qualifier, d.Statuses, d.Window)
+	return fmt.Sprintf("%s|%s|%s|%v|%s|%s|%v|%s|%v", region, d.RoleARN, d.ExternalID, d.Tags, d.NamePattern, d.Qualifier, d.Statuses, d.Window, d.Breakdown)
 }
 
 // settingsOf maps the configuration to the poller's settings.

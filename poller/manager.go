@@ -4,6 +4,7 @@
 package poller
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -40,6 +41,10 @@ type Spec struct {
 	// AgeThresholds are the ages for the count of running executions older
 	// than each (increasing); none when empty.
 	AgeThresholds []time.Duration
+	// ByVersion and ByErrorType are the breakdowns (config key breakdown);
+	// MaxErrorTypes caps the distinct error types (0 = 20).
+	ByVersion, ByErrorType bool
+	MaxErrorTypes          int
 }
 
 // Access says where and as whom the target is polled.
@@ -262,6 +267,8 @@ func (m *Manager) Apply(ctx context.Context, s Settings, specs []Spec) {
 		t.tracker.configure(statusesOrAll(t.spec.Statuses), t.spec.Window.Milliseconds(), s.Overlap.Milliseconds(), s.Interval.Milliseconds())
 		t.tracker.setBuckets(t.spec.DurationBuckets)
 		t.tracker.ages = slices.Clone(t.spec.AgeThresholds)
+		t.tracker.setVersionBreakdown(t.spec.ByVersion)
+		t.tracker.byErrorType, t.tracker.maxErrTypes = t.spec.ByErrorType, cmp.Or(t.spec.MaxErrorTypes, 20)
 		t.republish()
 		m.start(ctx, t, len(specs))
 	}
@@ -520,5 +527,6 @@ func statusesOrAll(s []durable.Status) []durable.Status {
 func specEqual(a, b Spec) bool {
 	return a.Target == b.Target && a.Key == b.Key && a.APIName == b.APIName && a.ExecutionName == b.ExecutionName &&
 		a.RoleARN == b.RoleARN && a.ExternalID == b.ExternalID && a.Window == b.Window && slices.Equal(a.Statuses, b.Statuses) &&
-		slices.Equal(a.DurationBuckets, b.DurationBuckets) && slices.Equal(a.AgeThresholds, b.AgeThresholds)
+		slices.Equal(a.DurationBuckets, b.DurationBuckets) && slices.Equal(a.AgeThresholds, b.AgeThresholds) &&
+		a.ByVersion == b.ByVersion && a.ByErrorType == b.ByErrorType && a.MaxErrorTypes == b.MaxErrorTypes
 }

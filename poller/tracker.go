@@ -62,11 +62,13 @@ type runRec struct {
 	unknown bool
 	// misses counts the reads in a row that answered 404.
 	misses int
+	ver    uint16 // index in the version table (version breakdown)
 }
 
 type doneRec struct {
 	start  int64
 	status durable.Status
+	ver    uint16
 }
 
 // obs is one listed execution, validated and reduced to what the tracker
@@ -75,7 +77,10 @@ type obs struct {
 	hash       uint64
 	status     durable.Status
 	start, end int64
-	arn        string
+	// arn is kept for RUNNING executions, and for all when a breakdown
+	// needs it (the version, the error read).
+	arn string
+	ver uint16 // resolved by apply when the version breakdown is on
 	// stale marks the read-back of an execution that a listing showed
 	// RUNNING although the state had no record of it and it started long
 	// before what the listings cover: a lagging listing, or a ghost of an
@@ -142,6 +147,15 @@ type tracker struct {
 
 	ages []time.Duration // running-age thresholds, increasing
 
+	// Breakdowns (see breakdown.go).
+	byVersion   bool
+	vers        []verState
+	verIdx      map[string]uint16
+	byErrorType bool
+	maxErrTypes int
+	errCounts   map[errKey]uint64
+	pending     []pendingErr
+
 	// Gauges as of the last successful poll.
 	inWindow      [durable.NumStatuses]uint64
 	oldestRunning int64
@@ -182,6 +196,9 @@ func (t *tracker) setBuckets(bounds []float64) {
 	}
 	t.bounds = slices.Clone(bounds)
 	t.durations = [durable.NumStatuses]durable.Histogram{}
+	for i := range t.vers {
+		t.vers[i].durations = [durable.NumStatuses]durable.Histogram{}
+	}
 }
 
 func (t *tracker) bucketBounds() []float64 {
@@ -271,6 +288,12 @@ func (t *tracker) apply(b *batch, now int64) (fresh []invalidNote) {
 	if b.full && t.primed {
 		missedBefore = t.lastSuccess - t.overlap
 	}
+	if t.byVersion {
+		t.ensureVersions()
+		for i := range b.items {
+			b.items[i].ver = t.verIndex(versionOf(b.items[i].arn))
+		}
+	}
 	for i := range b.items {
 		if o := &b.items[i]; o.final() {
 			_, wasRunning := t.running[o.hash]
@@ -292,7 +315,7 @@ func (t *tracker) apply(b *batch, now int64) (fresh []invalidNote) {
 		if _, ok := t.running[o.hash]; !ok && o.start < missedBefore && o.status == durable.Running {
 			t.corrections++
 		}
-		t.running[o.hash] = runRec{arn: o.arn, start: o.start, unknown: o.status == durable.Unknown}
+		t.running[o.hash] = runRec{arn: o.arn, start: o.start, unknown: o.status == durable.Unknown, ver: o.ver}
 	}
 	// A 404 on read-back can be transient: the execution stays tracked for
 	// a few polls before it is given up.
@@ -333,8 +356,14 @@ func (t *tracker) settle(o *obs, now int64, missed bool) {
 		// Terminal statuses are final, but if the API changes its mind the
 		// gauges follow it; the counters stay as first counted.
 		if d.status != o.status {
-			t.done[o.hash] = doneRec{start: d.start, status: o.status}
+			t.done[o.hash] = doneRec{start: d.start, status: o.status, ver: d.ver}
 			t.corrections++
+		}
+		if t.byVersion && o.arn != "" && d.ver != o.ver {
+			// A record kept from before the breakdown was on.
+			d = t.done[o.hash]
+			d.ver = o.ver
+			t.done[o.hash] = d
 		}
 		return
 	}
@@ -342,12 +371,12 @@ func (t *tracker) settle(o *obs, now int64, missed bool) {
 	if _, ok := t.tomb[o.hash]; ok {
 		if o.start >= cov {
 			delete(t.tomb, o.hash)
-			t.done[o.hash] = doneRec{start: o.start, status: o.status}
+			t.done[o.hash] = doneRec{start: o.start, status: o.status, ver: o.ver}
 		}
 		return
 	}
 	if o.start >= cov {
-		t.done[o.hash] = doneRec{start: o.start, status: o.status}
+		t.done[o.hash] = doneRec{start: o.start, status: o.status, ver: o.ver}
 	} else {
 		t.tomb[o.hash] = now + t.tombTTL
 	}
@@ -362,13 +391,16 @@ func (t *tracker) settle(o *obs, now int64, missed bool) {
 		return
 	}
 	t.finished[o.status]++
+	ms := max(o.end-o.start, 0)
+	t.countVersion(o.ver, o.status, ms, now, o.status != durable.Unknown)
 	if o.status == durable.Unknown {
 		return // no histogram for statuses this build does not know
 	}
+	t.queueError(o.arn, o.status)
 	// Without a usable duration (no end, or an end before the start, both
 	// counted as invalid) the observation is 0 s, so that the histogram's
 	// count always equals finished_total.
-	t.durations[o.status].ObserveMillisIn(max(o.end-o.start, 0), t.bucketBounds())
+	t.durations[o.status].ObserveMillisIn(ms, t.bucketBounds())
 }
 
 // counts says whether finishes in status s are counted: the exported
@@ -463,6 +495,7 @@ func (t *tracker) recount(now int64) {
 		}
 	}
 	t.inWindow, t.oldestRunning, t.olderThan = c, oldest, older
+	t.recountVersions(now)
 }
 
 // size is how many executions the tracker keeps state for.
@@ -486,11 +519,13 @@ func (t *tracker) fill(s *snapshot.Snapshot) {
 	s.Invalid = t.invalid
 	s.Corrections = t.corrections
 	s.Tracked = t.size()
+	t.fillBreakdowns(s)
 }
 
 // validator turns scrape.Executions into observations for one target.
 type validator struct {
 	key      uint64 // the tracker's hash key
+	keepARN  bool   // keep the ARN of terminal executions too (breakdowns)
 	function string // bare function name
 	b        *batch
 	seen     map[uint64]struct{} // this listing's hashes, for duplicates
@@ -536,7 +571,7 @@ func (v *validator) observe(e scrape.Execution) (uint64, bool) {
 		v.note(h, durable.EndBeforeStart, e, "")
 	}
 	o := obs{hash: h, status: e.Status, start: e.Start, end: e.End}
-	if !o.final() {
+	if !o.final() || v.keepARN {
 		o.arn = e.ARN
 	}
 	v.b.items = append(v.b.items, o)

@@ -53,9 +53,33 @@ type Snapshot struct {
 	// Date header of its answers tells; ClockSkewKnown once measured.
 	ClockSkew      float64
 	ClockSkewKnown bool
+	// ByVersion and ByErrorType say which breakdowns the target has
+	// (config key breakdown). Versions are the per-version numbers, in
+	// version order; Errors the counted failures by error type, in status
+	// and type order; PendingErrors the errors still to be read.
+	ByVersion, ByErrorType bool
+	Versions               []VersionCounts
+	Errors                 []ErrorCount
+	PendingErrors          int
 	// Stored says checkpoints are on (--storage.path); Restored that the
 	// target's state was resumed from one when this process started it.
 	Stored, Restored bool
+}
+
+// VersionCounts are one version's share of a target's numbers.
+type VersionCounts struct {
+	Version   string
+	InWindow  [durable.NumStatuses]uint64
+	Finished  [durable.NumStatuses]uint64
+	Durations [durable.NumStatuses]durable.Histogram
+}
+
+// ErrorCount is how many counted executions of a status failed with an
+// error type.
+type ErrorCount struct {
+	Status durable.Status
+	Type   string
+	Count  uint64
 }
 
 // Requests counts the API requests of one poll by operation (pages and

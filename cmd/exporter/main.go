@@ -171,7 +171,8 @@ func run() int {
 		reg.MustRegister(storageMetrics(store)...)
 	}
 	mgr := poller.NewManager(poller.Options{Logger: logger, Connect: poller.Connect(awsCfg, scrapeMetrics), Store: store})
-	reg.MustRegister(collector.New(mgr))
+	coll := collector.New(mgr)
+	reg.MustRegister(coll, coll.Breakdowns())
 	fleetMetrics := fleet.NewMetrics(collector.Namespace)
 	reg.MustRegister(fleetMetrics.Collectors()...)
 	fl := fleet.New(fleet.Options{
