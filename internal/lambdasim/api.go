@@ -65,9 +65,11 @@ func parseFunctionName(s string) (funcRef, *apiError) {
 // listQuery is a validated ListDurableExecutionsByFunction request.
 type listQuery struct {
 	qualifier, version string
-	status             string
-	name               string
-	hasName            bool
+	// also is the alias's additional version (weighted routing), or "".
+	also    string
+	status  string
+	name    string
+	hasName bool
 	// StartedAfter keeps executions with Start > afterMs (strictly after);
 	// StartedBefore keeps Start < beforeMs (strictly before).
 	afterMs, beforeMs   int64
@@ -220,7 +222,7 @@ func decodeCursor(m string) (*cursor, bool) {
 
 func (q *listQuery) match(e *entry) bool {
 	return (e.raw != nil || e.visibleMs <= q.nowMs) &&
-		(q.version == "" || e.version == q.version) &&
+		(q.version == "" || e.version == q.version || (q.also != "" && e.version == q.also)) &&
 		(q.status == "" || e.status == q.status) &&
 		(!q.hasName || e.name == q.name)
 }
@@ -338,7 +340,7 @@ func (s *Server) list(label string, v url.Values) (any, *apiError) {
 	if q.qualifier != "" {
 		q.version = q.qualifier
 		if v, ok := f.aliases[q.qualifier]; ok {
-			q.version = v
+			q.version, q.also = v, f.routing[q.qualifier]
 		} else if !f.versions[q.qualifier] {
 			return nil, notFound
 		}

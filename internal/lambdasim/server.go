@@ -204,6 +204,9 @@ type function struct {
 	name     string
 	versions map[string]bool
 	aliases  map[string]string
+	// routing maps an alias to its additional version, which receives a
+	// share of the alias's invocations (weighted alias routing).
+	routing map[string]string
 	// sorted holds the items with a start time, ordered by sortKey; it may
 	// be out of order while dirty is set (see Server.readLock).
 	sorted []*entry
@@ -292,6 +295,20 @@ func (s *Server) AddFunction(name string, versions []string, aliases map[string]
 	}
 }
 
+// AddWeightedAlias registers an alias that routes to two versions, as a
+// canary does (RoutingConfig.AdditionalVersionWeights): listing by the alias
+// lists the executions of both. Executions started with the alias as their
+// version run under primary; start them with an explicit version to model
+// the share that additional receives.
+func (s *Server) AddWeightedAlias(name, alias, primary, additional string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.function(name)
+	f.versions[primary], f.versions[additional] = true, true
+	f.aliases[alias] = primary
+	f.routing[alias] = additional
+}
+
 // function returns the named function, registering it if absent. The caller
 // holds the write lock.
 func (s *Server) function(name string) *function {
@@ -301,6 +318,7 @@ func (s *Server) function(name string) *function {
 			name:      name,
 			versions:  map[string]bool{"$LATEST": true},
 			aliases:   make(map[string]string),
+			routing:   make(map[string]string),
 			createdMs: s.now().UnixMilli(),
 		}
 		s.funcs[name] = f
