@@ -280,3 +280,40 @@ func TestErrorOfBudgets(t *testing.T) {
 		}
 	})
 }
+
+// TestErrorOfCapAndRetries: an answer over PoolOptions.MaxResponseBytes
+// fails with ErrResponseTooLarge, unretried; a throttle is retried like
+// every Get, and the answer after it is read.
+func TestErrorOfCapAndRetries(t *testing.T) {
+	t.Run("cap", func(t *testing.T) {
+		sim, c := setupPool(t, lambdasim.Options{PayloadBytes: 1 << 20}, scrape.PoolOptions{MaxResponseBytes: 1 << 20})
+		arn := endAt(t, sim, "orders", "x", lambdasim.StatusFailed)
+		_, err := c.ErrorOf(context.Background(), arn)
+		if !errors.Is(err, scrape.ErrResponseTooLarge) {
+			t.Fatalf("err %v, want ErrResponseTooLarge", err)
+		}
+		if n := sim.Requests()[lambdasim.OpGet]; n != 1 {
+			t.Fatalf("%d requests, want 1", n)
+		}
+	})
+	t.Run("throttled", func(t *testing.T) {
+		sim, c := setupPool(t, lambdasim.Options{
+			PayloadBytes: 64 << 10,
+			Intercept: func(r lambdasim.Request) *lambdasim.Fault {
+				if r.Op == lambdasim.OpGet && r.N == 1 {
+					return &lambdasim.Fault{Status: 429, RetryAfter: "0"}
+				}
+				return nil
+			},
+		}, scrape.PoolOptions{})
+		arn := endAt(t, sim, "orders", "x", lambdasim.StatusTimedOut)
+		got, err := c.ErrorOf(context.Background(), arn)
+		want := scrape.ExecutionError{Status: durable.TimedOut, Type: "Lambda.DurableExecutionTimedOut", HasError: true}
+		if err != nil || got != want {
+			t.Fatalf("ErrorOf = %+v, %v", got, err)
+		}
+		if n := sim.Requests()[lambdasim.OpGet]; n != 2 {
+			t.Fatalf("%d requests, want 2", n)
+		}
+	})
+}
