@@ -232,7 +232,7 @@ func scanErrorAnswer(r io.Reader) (errorFields, error) {
 	}
 	for {
 		c, err := s.r.ReadByte()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -272,7 +272,7 @@ func scanErrorAnswer(r io.Reader) (errorFields, error) {
 var errTruncated = malformed("the body is truncated JSON")
 
 func readFailure(err error) error {
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return errTruncated
 	}
 	return fmt.Errorf("read response body: %w", err)
@@ -280,7 +280,7 @@ func readFailure(err error) error {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
-func (s *errorScanner) byte() (byte, error) {
+func (s *errorScanner) readByte() (byte, error) {
 	c, err := s.r.ReadByte()
 	if err != nil {
 		return 0, readFailure(err)
@@ -290,7 +290,7 @@ func (s *errorScanner) byte() (byte, error) {
 
 func (s *errorScanner) nonSpace() (byte, error) {
 	for {
-		c, err := s.byte()
+		c, err := s.readByte()
 		if err != nil || !isSpace(c) {
 			return c, err
 		}
@@ -405,7 +405,7 @@ func (s *errorScanner) str(keep int) (full bool, err error) {
 		s.raw = append(s.raw, b...)
 	}
 	for {
-		c, err := s.byte()
+		c, err := s.readByte()
 		if err != nil {
 			return false, err
 		}
@@ -418,7 +418,7 @@ func (s *errorScanner) str(keep int) (full bool, err error) {
 			add(c)
 			continue
 		}
-		e, err := s.byte()
+		e, err := s.readByte()
 		if err != nil {
 			return false, err
 		}
@@ -429,7 +429,7 @@ func (s *errorScanner) str(keep int) (full bool, err error) {
 			var u [6]byte
 			u[0], u[1] = '\\', 'u'
 			for i := 2; i < 6; i++ {
-				h, err := s.byte()
+				h, err := s.readByte()
 				if err != nil {
 					return false, err
 				}
@@ -467,7 +467,7 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 // literal reads the rest of true, false or null.
 func (s *errorScanner) literal(rest string) error {
 	for i := 0; i < len(rest); i++ {
-		c, err := s.byte()
+		c, err := s.readByte()
 		if err != nil {
 			return err
 		}
@@ -554,7 +554,7 @@ func (s *errorScanner) number(c byte) error {
 	bad := malformed("the body is not JSON (a bad number)")
 	var err error
 	if c == '-' {
-		if c, err = s.byte(); err != nil {
+		if c, err = s.readByte(); err != nil {
 			return err
 		}
 		if !isDigit(c) {
@@ -564,7 +564,7 @@ func (s *errorScanner) number(c byte) error {
 	// peek returns the next byte without reading it; ok false at the end.
 	peek := func() (byte, bool, error) {
 		b, err := s.r.Peek(1)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return 0, false, nil
 		}
 		if err != nil {
