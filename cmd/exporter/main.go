@@ -365,7 +365,7 @@ func startDemo(ctx context.Context, logger *slog.Logger) (string, func(context.C
 	if err != nil {
 		return "", nil, err
 	}
-	go sim.RunWorkload(ctx, lambdasim.Workload{Functions: demoFunctions, LongRunners: demoLongRunners})
+	go sim.RunWorkload(ctx, lambdasim.Workload{Functions: demoFunctions, LongRunners: demoLongRunners, ErrorTypes: demoErrorTypes})
 	logger.Info("demo mode: simulated Lambda durable API with a live workload", "endpoint", url)
 	return url, shutdown, nil
 }
@@ -378,6 +378,14 @@ var demoFunctions = []string{"order-workflow", "billing", "nightly-report"}
 var demoLongRunners = map[string][]time.Duration{
 	"order-workflow": {30 * time.Hour, 9 * 24 * time.Hour},
 	"billing":        {40 * 24 * time.Hour},
+}
+
+// demoErrorTypes are the Error.ErrorType values of the demo's FAILED
+// executions, for the error-type breakdown.
+var demoErrorTypes = map[string][]string{
+	"order-workflow": {"PaymentDeclinedError", "InventoryUnavailableError", "StepFailedError"},
+	"billing":        {"InvoiceRenderError", "StepFailedError"},
+	"nightly-report": {"StepFailedError"},
 }
 
 // demoYAML is the configuration --demo uses when no --config.file is given.
