@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
@@ -43,12 +44,16 @@ func simVersionTruth(st *simTarget, versions map[string]bool) map[string]*truth 
 	return out
 }
 
-// TestVersionBreakdownOverHTTP: a function polled through an alias that
-// routes to two versions (stable 3, canary 4), over the real SDK and the
-// simulated API, with paging and a restart. After every poll each
-// version's gauges, counters and histograms equal the truth, and together
-// they equal the totals that the target without the breakdown shows.
-func TestVersionBreakdownOverHTTP(t *testing.T) {
+// TestBreakdownsOverHTTP: a function polled through an alias that routes
+// to two versions (stable 3, canary 4), with three error types, failures
+// without an Error and with an empty type, over the real SDK and the
+// simulated API (errors only with IncludeExecutionData=true), with paging
+// and a restart. After every poll and its error reads each version's
+// gauges, counters and histograms equal the truth, together they equal the
+// totals of the target without the breakdown, every error type's count
+// equals the truth, and the error counts of each status add up to its
+// finishes.
+func TestBreakdownsOverHTTP(t *testing.T) {
 	env := newSimEnv(t, lambdasim.Options{}, 50)
 	sim := env.sim
 	sim.AddWeightedAlias("orders", "live", "3", "4")
@@ -73,13 +78,50 @@ func TestVersionBreakdownOverHTTP(t *testing.T) {
 	mk := func() (*simTarget, *simTarget) {
 		spec := Spec{Target: snapshot.Target{Function: "orders", Qualifier: "live", Region: "us-east-1"}, APIName: "orders", Window: 2 * time.Hour}
 		plain := env.target(spec, "", s)
-		spec.ByVersion = true
+		spec.ByVersion, spec.ByErrorType = true, true
 		broken := env.target(spec, "", s)
 		broken.t.tracker.setVersionBreakdown(true)
+		broken.t.tracker.setErrorBreakdown(true, 20)
 		return plain, broken
 	}
 	plain, broken := mk()
 	terms := []string{lambdasim.StatusSucceeded, lambdasim.StatusFailed, lambdasim.StatusTimedOut, lambdasim.StatusStopped}
+	types := []string{"PaymentDeclined", "InventoryUnavailable", "StepFailedError", "", "no error"}
+	errType := map[string]string{} // the cleaned type each failure must count under
+	end := func(arn, status string, at time.Time) {
+		if sim.End(arn, status, at) != nil {
+			return // it cannot end before it started: it keeps running
+		}
+		switch status {
+		case lambdasim.StatusFailed:
+			typ := types[rng.IntN(len(types))]
+			switch typ {
+			case "no error":
+				_ = sim.RemoveError(arn)
+				errType[arn] = errNone
+			case "":
+				_ = sim.SetErrorType(arn, "")
+				errType[arn] = errUnknown
+			default:
+				_ = sim.SetErrorType(arn, typ)
+				errType[arn] = typ
+			}
+		case lambdasim.StatusTimedOut:
+			errType[arn] = "Lambda.DurableExecutionTimedOut"
+		case lambdasim.StatusStopped:
+			errType[arn] = "Lambda.DurableExecutionStopped"
+		}
+	}
+	errTruth := func(st *simTarget) map[errKey]uint64 {
+		out := map[errKey]uint64{}
+		for _, e := range sim.Executions("orders") {
+			if !versions[e.Version] || e.End.IsZero() || e.End.UnixMilli() < st.baseline || errType[e.ARN] == "" {
+				continue
+			}
+			out[errKey{durable.ParseStatus(e.Status), errType[e.ARN]}]++
+		}
+		return out
+	}
 	for step := range 90 {
 		if step == 45 {
 			plain, broken = mk()
@@ -116,6 +158,22 @@ func TestVersionBreakdownOverHTTP(t *testing.T) {
 		if sumIn != ps.InWindow || sumFin != ps.Finished {
 			t.Errorf("step %d: versions add up to %v / %v, the plain target shows %v / %v", step, sumIn, sumFin, ps.InWindow, ps.Finished)
 		}
+		if bs.PendingErrors != 0 {
+			t.Fatalf("step %d: %d error reads pending with an unlimited budget", step, bs.PendingErrors)
+		}
+		got, sum := map[errKey]uint64{}, [durable.NumStatuses]uint64{}
+		for _, e := range bs.Errors {
+			got[errKey{e.Status, e.Type}] = e.Count
+			sum[e.Status] += e.Count
+		}
+		if want := errTruth(broken); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("step %d: errors\n got %v\nwant %v", step, got, want)
+		}
+		for _, st := range []durable.Status{durable.Failed, durable.TimedOut, durable.Stopped} {
+			if sum[st] != sumFin[st] {
+				t.Errorf("step %d: errors{%s} add up to %d, finished %d", step, st, sum[st], sumFin[st])
+			}
+		}
 		if t.Failed() {
 			t.FailNow()
 		}
@@ -123,11 +181,86 @@ func TestVersionBreakdownOverHTTP(t *testing.T) {
 		start(rng.IntN(12))
 		for _, e := range sim.Executions("orders") {
 			if e.Status == lambdasim.StatusRunning && rng.IntN(5) == 0 {
-				_ = sim.End(e.ARN, terms[rng.IntN(4)], env.clock.Now().Add(-time.Duration(rng.Int64N(int64(40*time.Second)))))
+				end(e.ARN, terms[rng.IntN(4)], env.clock.Now().Add(-time.Duration(rng.Int64N(int64(40*time.Second)))))
 			}
 		}
 	}
-	if f := broken.t.snap.Load().Versions; len(f) != 2 {
-		t.Errorf("versions shown at the end: %+v, want 3 and 4", f)
+	last := broken.t.snap.Load()
+	if len(last.Versions) != 2 {
+		t.Errorf("versions shown at the end: %+v, want 3 and 4", last.Versions)
 	}
+	seen := map[string]bool{}
+	for _, e := range last.Errors {
+		seen[e.Type] = true
+	}
+	for _, typ := range []string{"PaymentDeclined", "InventoryUnavailable", "StepFailedError", errNone, errUnknown} {
+		if !seen[typ] {
+			t.Errorf("error type %q never counted: the test covers too little (%v)", typ, last.Errors)
+		}
+	}
+}
+
+// TestErrorReadsAreBudgeted: a burst of 100 failures, polled by a real
+// Manager through the real SDK on the fake clock, with an error-read
+// budget of 1 per second and a 10 s interval. finished_total shows all 100
+// after the poll that sees them; the error counts follow at the budget's
+// pace (at most half an interval of reads per poll), the pending gauge
+// falls to 0, and then the error counts add up to finished_total. No poll
+// is late for the reads.
+func TestErrorReadsAreBudgeted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newPipeEnv(t, lambdasim.Options{ErrorTypes: map[string][]string{"orders": {"A", "B", "C"}}})
+		e.sim.AddFunction("orders", []string{"$LATEST", "1"}, nil)
+		m, ctx := e.manager(t)
+		const interval = 10 * time.Second
+		pool := e.pool(100)
+		pool.Limits.ErrorReadsPerSecond = 1
+		spec := quietSpec("orders")
+		spec.ByErrorType = true
+		m.Apply(ctx, Settings{Interval: interval, Overlap: time.Minute, Pool: pool}, []Spec{spec})
+		time.Sleep(interval / 2)
+		for i := range 100 {
+			arn := e.sim.Start("orders", "1", fmt.Sprintf("f-%d", i), time.Now())
+			_ = e.sim.End(arn, lambdasim.StatusFailed, time.Now())
+		}
+		time.Sleep(interval) // one poll later
+		s := m.Snapshots()[0]
+		if s.Finished[durable.Failed] != 100 {
+			t.Fatalf("finished{FAILED} = %d one poll after the burst, want 100: counting waited for the reads", s.Finished[durable.Failed])
+		}
+		if s.PendingErrors < 90 {
+			t.Fatalf("%d error reads pending after one poll at 1/s; want over 90", s.PendingErrors)
+		}
+		e.sim.ResetRequests()
+		start := time.Now()
+		for m.Snapshots()[0].PendingErrors > 0 {
+			if time.Since(start) > 10*time.Minute {
+				t.Fatalf("error reads still pending after 10 minutes: %d", m.Snapshots()[0].PendingErrors)
+			}
+			time.Sleep(interval)
+		}
+		took := time.Since(start)
+		gets := e.sim.Requests()[lambdasim.OpGet]
+		t.Logf("backlog of 100 read in %v with %d reads", took, gets)
+		// At 1/s, reading for half of each 10 s interval: 5 a poll, so
+		// about 200 s for the rest; never more than the budget allows.
+		if limit := int(took.Seconds()) + 2; gets > limit {
+			t.Errorf("%d error reads in %v: above the budget of 1/s", gets, took)
+		}
+		if took < 150*time.Second || took > 260*time.Second {
+			t.Errorf("the backlog took %v to read; at 1/s for half of each 10s interval it takes about 200s", took)
+		}
+		// Polls kept their schedule meanwhile: two listings a poll.
+		if lists, want := e.sim.Requests()[lambdasim.OpList], 2*int(took/interval); lists+2 < want {
+			t.Errorf("%d listings in %v, want about %d: the reads delayed the polls", lists, took, want)
+		}
+		s = m.Snapshots()[0]
+		var sum uint64
+		for _, x := range s.Errors {
+			sum += x.Count
+		}
+		if sum != 100 || len(s.Errors) != 3 {
+			t.Errorf("errors %v add up to %d, want 100 over A, B and C", s.Errors, sum)
+		}
+	})
 }

@@ -64,8 +64,11 @@ func FuzzApplyPages(f *testing.F) {
 	// minute apart; late visibility within the overlap, a failed poll and a
 	// forced full one; odd items, an end before the start and a status
 	// filter; unknown statuses before a first sighting and a clock jump past
-	// the window; a long program with small pages and resyncs; and the two
-	// inputs that found the bugs (named bug-*). Plain `go test` runs every
+	// the window; a long program with small pages and resyncs; versions that
+	// leave with their counters and come back; and the inputs that found the
+	// bugs (named bug-*). Every program runs with both breakdowns on: the
+	// versions must add up to the totals, and the error counts to the
+	// finishes (checkBreakdownSums). Plain `go test` runs every
 	// file of the corpus, bug-* included, as a subtest
 	// (FuzzApplyPages/<file>), so each is a regression test; `go test -fuzz`
 	// starts mutating from them.
@@ -215,6 +218,7 @@ func runProgram(t *testing.T, data []byte, verbose bool) {
 	pageSize := []int{1, 5, 100, 1000}[h>>6&3]
 
 	f := newFakeAPI("orders", 1)
+	f.version = func(n int) string { return fmt.Sprint(n % 3) }
 	tr := newTracker()
 	src := &fuzzSource{fakeAPI: f, failAt: -1, tracking: func(arn string, start int64) bool {
 		h := tr.hash(arn)
@@ -224,6 +228,9 @@ func runProgram(t *testing.T, data []byte, verbose bool) {
 		return !tr.known(h) && start >= tr.lastSuccess-tr.overlap
 	}}
 	tr.configure(statusesOrAll(statuses), window.Milliseconds(), overlap.Milliseconds(), interval.Milliseconds())
+	tr.setVersionBreakdown(true)
+	tr.setErrorBreakdown(true, 2)
+	shown := map[string]bool{} // versions shown so far
 	spec := &Spec{Target: snapshot.Target{Function: "orders"}, APIName: "orders"}
 	c := costs{pageSize: pageSize, listRate: 10, getRate: 20}
 
@@ -300,6 +307,10 @@ func runProgram(t *testing.T, data []byte, verbose bool) {
 			t.Fatalf("%s: the poll's start on the API's clock is %d, want %d", where, b.now-t0, now-t0)
 		}
 		tr.apply(b, b.now)
+		if _, _, err := tr.readErrors(context.Background(), f); err != nil {
+			t.Fatalf("%s: reading errors: %v", where, err)
+		}
+		checkBreakdownSums(t, where, tr, shown)
 		if gap {
 			bug("TestFullPollAfterGapLongerThanWindow")
 		}
@@ -406,6 +417,8 @@ func runProgram(t *testing.T, data []byte, verbose bool) {
 					firstPoll, baseline = -1, 0
 				}
 				tr.configure(statusesOrAll(statuses), window.Milliseconds(), overlap.Milliseconds(), interval.Milliseconds())
+				tr.setVersionBreakdown(true)
+				tr.setErrorBreakdown(true, 2)
 				logf("restart at byte %d: restored=%v", pos, reason == "" && err == nil)
 			default:
 				now += int64(1+a%64) * 15_000
@@ -550,5 +563,64 @@ func TestUnknownStatusThenTerminal(t *testing.T) {
 	}
 	if d := truthDiff(tr, f.truth(now, t0, 24*time.Hour), nil); d != "" {
 		t.Fatalf("an execution listed with an unknown status that ends after the overlap: %s", d)
+	}
+}
+
+// checkBreakdownSums checks what the breakdowns must always satisfy, whatever
+// the API did: the versions add up to the totals, gauges always, counters
+// and histograms as long as no version has left (shown: the versions shown
+// so far; a version that leaves takes its counters along, and starts from
+// zero if it comes back), and the error
+// counts of each status with the reads still pending add up to its
+// finishes.
+func checkBreakdownSums(t *testing.T, where string, tr *tracker, shown map[string]bool) {
+	t.Helper()
+	var s snapshot.Snapshot
+	tr.fill(&s)
+	var in, fin [durable.NumStatuses]uint64
+	var obs [durable.NumStatuses]uint64
+	now := map[string]bool{}
+	for _, v := range s.Versions {
+		now[v.Version] = true
+	}
+	const someLeft = "\x00" // a version has left (sticky)
+	for v := range shown {
+		if v != someLeft && !now[v] {
+			shown[someLeft] = true
+		}
+	}
+	for v := range now {
+		shown[v] = true
+	}
+	left := shown[someLeft]
+	for _, v := range s.Versions {
+		for st := range durable.NumStatuses {
+			in[st] += v.InWindow[st]
+			fin[st] += v.Finished[st]
+			obs[st] += v.Durations[st].Count
+		}
+	}
+	for _, st := range s.Statuses {
+		if in[st] != s.InWindow[st] {
+			t.Fatalf("%s: versions add up to executions{%s} = %d, the total is %d", where, st, in[st], s.InWindow[st])
+		}
+	}
+	for st := range durable.NumStatuses {
+		if fin[st] > s.Finished[st] || fin[st] != s.Finished[st] && !left || (durable.Status(st) != durable.Unknown && obs[st] != fin[st]) {
+			t.Fatalf("%s: versions add up to finished{%s} = %d (%d observed), the total is %d (%d)",
+				where, durable.Status(st), fin[st], obs[st], s.Finished[st], s.Durations[st].Count)
+		}
+	}
+	var errs [durable.NumStatuses]uint64
+	for _, e := range s.Errors {
+		errs[e.Status] += e.Count
+	}
+	for _, p := range tr.pending {
+		errs[p.status]++
+	}
+	for _, st := range []durable.Status{durable.Failed, durable.TimedOut, durable.Stopped} {
+		if errs[st] != s.Finished[st] {
+			t.Fatalf("%s: error counts and pending reads add up to %d for %s, finished is %d", where, errs[st], st, s.Finished[st])
+		}
 	}
 }

@@ -92,7 +92,9 @@ func (st *simTarget) poll(t testing.TB) *snapshot.Snapshot {
 		pool = st.env.pool
 	}
 	src := pool.Client(scrape.Access{Account: st.t.spec.AccountID, Region: st.t.spec.Region})
+	start := st.env.clock.Now()
 	st.m.pollOnce(context.Background(), st.t, src, st.settings)
+	st.m.errorPhase(context.Background(), st.t, src, st.settings, start)
 	s := st.t.snap.Load()
 	if s.PollSuccess && st.baseline == 0 {
 		st.baseline = st.t.tracker.baseline

@@ -34,7 +34,7 @@ func (q *queries) intercept(r lambdasim.Request) *lambdasim.Fault {
 	return nil
 }
 
-func endAt(t *testing.T, sim *lambdasim.Server, fn, name, status string) string {
+func endAt(t testing.TB, sim *lambdasim.Server, fn, name, status string) string {
 	t.Helper()
 	arn := sim.Start(fn, "1", name, base)
 	if err := sim.End(arn, status, base.Add(time.Minute)); err != nil {
@@ -137,7 +137,7 @@ func TestErrorOfRejectsMalformedAnswers(t *testing.T) {
 
 // rawAnswer fetches the simulator's answer to an ErrorOf request without
 // the SDK (the simulator checks only the form of the signature).
-func rawAnswer(t *testing.T, endpoint, arn string) []byte {
+func rawAnswer(t testing.TB, endpoint, arn string) []byte {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, endpoint+"/2025-12-01/durable-executions/"+url.PathEscape(arn)+"?IncludeExecutionData=true", nil)
 	if err != nil {
@@ -230,7 +230,7 @@ func TestErrorOfLargeAnswer(t *testing.T) {
 	}
 }
 
-func httptestServer(t *testing.T, h http.Handler) string {
+func httptestServer(t testing.TB, h http.Handler) string {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

@@ -19,7 +19,9 @@ func TestDemoShowsLongRunners(t *testing.T) {
 	}
 	m := p.metrics(t, func(m map[string]*dto) bool {
 		o := m["lambda_durable_executions_running_older_than"]
-		return o != nil && o.samples[age(bl, "2592000")] > 0 && m["lambda_durable_execution_oldest_running_start_timestamp_seconds"] != nil
+		// Each function's first poll ends on its own: wait for both.
+		return o != nil && o.samples[age(bl, "2592000")] > 0 && o.samples[age(of, "604800")] > 0 &&
+			m["lambda_durable_execution_oldest_running_start_timestamp_seconds"] != nil
 	})
 	older := m["lambda_durable_executions_running_older_than"].samples
 	if older[age(of, "604800")] < 1 || older[age(of, "86400")] < 2 {

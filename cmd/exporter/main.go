@@ -365,7 +365,8 @@ func startDemo(ctx context.Context, logger *slog.Logger) (string, func(context.C
 	if err != nil {
 		return "", nil, err
 	}
-	go sim.RunWorkload(ctx, lambdasim.Workload{Functions: demoFunctions, LongRunners: demoLongRunners, ErrorTypes: demoErrorTypes})
+	go sim.RunWorkload(ctx, lambdasim.Workload{Functions: demoFunctions, LongRunners: demoLongRunners,
+		ErrorTypes: demoErrorTypes, Canaries: demoCanaries})
 	logger.Info("demo mode: simulated Lambda durable API with a live workload", "endpoint", url)
 	return url, shutdown, nil
 }
@@ -388,6 +389,11 @@ var demoErrorTypes = map[string][]string{
 	"nightly-report": {"StepFailedError"},
 }
 
+// demoCanaries: billing's alias live routes a quarter of its executions to
+// version 3, which fails far more often than version 2, for the version
+// breakdown's panels and LambdaDurableVersionFailureRatioHigh.
+var demoCanaries = map[string]lambdasim.Canary{"billing": {Version: "3", Share: 0.25, FailureRate: 0.4}}
+
 // demoYAML is the configuration --demo uses when no --config.file is given.
 // It goes through the same parser as a user's file.
 const demoYAML = `
@@ -397,9 +403,11 @@ interval: 5s
 window: 24h
 overlap: 1m
 resync_interval: 10m
+breakdown: [error_type]
 functions:
   - name: order-workflow
   - name: billing
     qualifier: live
+    breakdown: [version, error_type]
   - name: arn:aws:lambda:us-east-1:123456789012:function:nightly-report
 `

@@ -34,10 +34,22 @@ type Workload struct {
 	// executions draw from (uniformly, from the workload's random source);
 	// see also Options.ErrorTypes.
 	ErrorTypes map[string][]string
+	// Canaries gives functions a canary: a version that the alias live
+	// routes a share of executions to, beside version 2, and that fails
+	// more often (a bad deploy being rolled out).
+	Canaries map[string]Canary
 	// Tick is the real-time interval at which the simulated clock
 	// (Options.Now) is sampled to start and end executions; default 100ms.
 	// With a fake clock, executions are generated when the clock moves.
 	Tick time.Duration
+}
+
+// Canary is a version that receives Share (0..1) of a function's
+// executions and ends FailureRate of them FAILED.
+type Canary struct {
+	Version     string
+	Share       float64
+	FailureRate float64
 }
 
 // maxCatchUp bounds the simulated time generated in one tick when the clock
@@ -102,6 +114,9 @@ func (s *Server) RunWorkload(ctx context.Context, w Workload) {
 		s.mu.RUnlock()
 		if !ok {
 			s.AddFunction(f, []string{"$LATEST", "1", "2"}, map[string]string{"live": "2"})
+		}
+		if c, ok := w.Canaries[f]; ok {
+			s.AddWeightedAlias(f, "live", "2", c.Version)
 		}
 	}
 	g := &workloadGen{s: s, w: w, rng: rand.New(rand.NewPCG(uint64(w.Seed), uint64(w.Seed)^0xda3e39cb94b95bdb))}
@@ -178,6 +193,10 @@ func (g *workloadGen) start(at, now time.Time) {
 	case u < 0.25:
 		version = "$LATEST"
 	}
+	failure := 0.08
+	if c, ok := g.w.Canaries[fn]; ok && g.rng.Float64() < c.Share {
+		version, failure = c.Version, c.FailureRate
+	}
 	g.n++
 	name := fmt.Sprintf("%s-%06d", fn, g.n)
 	visible := at.Add(time.Duration(g.rng.Float64() * float64(2*time.Second)))
@@ -185,11 +204,11 @@ func (g *workloadGen) start(at, now time.Time) {
 
 	status := StatusSucceeded
 	switch u := g.rng.Float64(); {
-	case u < 0.08:
+	case u < failure:
 		status = StatusFailed
-	case u < 0.12:
+	case u < failure+0.04:
 		status = StatusTimedOut
-	case u < 0.15:
+	case u < failure+0.07:
 		status = StatusStopped
 	}
 	if types := g.w.ErrorTypes[fn]; status == StatusFailed && len(types) > 0 {
