@@ -33,6 +33,7 @@ type Collector struct {
 	pollSuccess, pollDuration, lastSuccess, tracked *prometheus.Desc
 	pollRequests, corrections, overruns, invalid    *prometheus.Desc
 	clockSkew, restored                             *prometheus.Desc
+	timeout                                         *prometheus.Desc // timeout.go
 }
 
 // New returns a Collector reading from src.
@@ -84,6 +85,7 @@ func New(src snapshot.Source) *Collector {
 			"With --storage.path: 1 when the function's state was resumed from its checkpoint at start (counters continue, finishes during the downtime are counted), 0 when it started fresh.", labels),
 		invalid: desc("exporter", "invalid_executions_total",
 			"Executions returned by the API that were not taken as they came, by reason; each execution counted once per reason.", with("reason")),
+		timeout: newTimeoutDesc(labels),
 	}
 }
 
@@ -92,6 +94,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.executions, c.finished, c.duration, c.errors, c.oldestRunning, c.runningOlder, c.pollSuccess, c.pollDuration,
 		c.lastSuccess, c.tracked, c.pollRequests, c.corrections, c.overruns, c.invalid, c.clockSkew, c.restored,
+		c.timeout,
 	} {
 		ch <- d
 	}
@@ -147,6 +150,7 @@ func (c *Collector) collect(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 	if s.Stored {
 		gauge(c.restored, boolFloat(s.Restored))
 	}
+	c.collectTimeout(ch, s, l)
 	counter(c.corrections, float64(s.Corrections))
 	counter(c.overruns, float64(s.Overruns))
 	for r := durable.Reason(0); r < durable.NumReasons; r++ {
