@@ -30,6 +30,10 @@ type Workload struct {
 	// days or weeks, older than any window (version 2, which the alias
 	// live points at).
 	LongRunners map[string][]time.Duration
+	// ExecutionTimeouts sets, per function, the DurableConfig.ExecutionTimeout
+	// its configuration reports ([Server.SetExecutionTimeout]); the others
+	// keep the default of one day.
+	ExecutionTimeouts map[string]time.Duration
 	// Tick is the real-time interval at which the simulated clock
 	// (Options.Now) is sampled to start and end executions; default 100ms.
 	// With a fake clock, executions are generated when the clock moves.
@@ -99,6 +103,9 @@ func (s *Server) RunWorkload(ctx context.Context, w Workload) {
 		if !ok {
 			s.AddFunction(f, []string{"$LATEST", "1", "2"}, map[string]string{"live": "2"})
 		}
+	}
+	for f, d := range w.ExecutionTimeouts {
+		s.SetExecutionTimeout(f, d)
 	}
 	g := &workloadGen{s: s, w: w, rng: rand.New(rand.NewPCG(uint64(w.Seed), uint64(w.Seed)^0xda3e39cb94b95bdb))}
 
