@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/config"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/poller"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
@@ -12,6 +14,11 @@ import (
 // DefaultTimeoutRefresh is how often the execution timeouts of the static
 // functions are read when the configuration has no discovery entry.
 const DefaultTimeoutRefresh = time.Hour
+
+// timeoutReadsPerSecond paces the configuration reads: GetFunctionConfiguration
+// draws on the account's Lambda control-plane quota, which deploy tools
+// share, so a large static list is read over a while, not in a burst.
+const timeoutReadsPerSecond = 10
 
 // timeoutRefresh is how often the static functions' execution timeouts are
 // read: as often as the most frequent discovery refresh, hourly without
@@ -41,6 +48,7 @@ func (f *Fleet) readTimeouts(ctx context.Context, finders FinderFunc, gen int, s
 	ticker := time.NewTicker(every)
 	defer ticker.Stop()
 	clients := map[scrape.Access]Finder{}
+	pace := rate.NewLimiter(timeoutReadsPerSecond, timeoutReadsPerSecond)
 	for {
 		got := make(map[string]time.Duration, len(specs))
 		for _, s := range specs {
@@ -49,6 +57,9 @@ func (f *Fleet) readTimeouts(ctx context.Context, finders FinderFunc, gen int, s
 			if !ok {
 				c = finders(a)
 				clients[a] = c
+			}
+			if pace.Wait(ctx) != nil {
+				return
 			}
 			rctx, cancel := context.WithTimeout(ctx, time.Minute)
 			d, ok, err := c.ExecutionTimeout(rctx, s.APIName, s.Qualifier)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,9 +48,16 @@ func waitSnapshot(t *testing.T, m *poller.Manager, function, what string, ok fun
 // GetFunctionConfiguration, and a discovered one's, from ListFunctions, reach
 // their snapshots; a timeout changed in AWS reaches them on the next refresh
 // without resetting the counts; a static function whose configuration cannot
-// be read has no timeout and is polled all the same.
+// be read has no timeout and is polled all the same; while reads fail, the
+// last known timeout stays.
 func TestExecutionTimeoutReachesSnapshot(t *testing.T) {
-	sim := lambdasim.New(lambdasim.Options{AccountID: acctA})
+	var failReads atomic.Bool
+	sim := lambdasim.New(lambdasim.Options{AccountID: acctA, Intercept: func(r lambdasim.Request) *lambdasim.Fault {
+		if r.Op == lambdasim.OpGetFunctionConfiguration && failReads.Load() {
+			return &lambdasim.Fault{Status: 403, ErrorType: "AccessDeniedException"}
+		}
+		return nil
+	}})
 	sim.AddFunction("orders", []string{"$LATEST", "2"}, map[string]string{"live": "2"})
 	sim.SetExecutionTimeout("orders", 2*time.Hour)
 	sim.SetExecutionTimeout("disc-a", 30*time.Minute)
@@ -110,6 +118,23 @@ discovery:
 		t.Errorf("after the timeout changed: finished SUCCEEDED = %d, primed %v; want 1, true (no reset)", s.Finished[durable.Succeeded], s.Primed)
 	}
 	waitSnapshot(t, mgr, "disc-a", "the new discovered 45m timeout", func(s *snapshot.Snapshot) bool { return s.ExecutionTimeout == 2700 })
+
+	// Reads that fail keep the last known timeout.
+	failReads.Store(true)
+	sim.SetExecutionTimeout("orders", 4*time.Hour)
+	n := sim.Requests()[lambdasim.OpGetFunctionConfiguration]
+	for deadline := time.Now().Add(15 * time.Second); sim.Requests()[lambdasim.OpGetFunctionConfiguration] < n+4; {
+		if time.Now().After(deadline) {
+			t.Fatal("the timeouts were not read again within 15s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s := snapshotOf(mgr, "orders"); s.ExecutionTimeout != 10800 {
+		t.Errorf("timeout while its reads fail = %v, want the last known 10800", s.ExecutionTimeout)
+	}
+	failReads.Store(false)
+	waitSnapshot(t, mgr, "orders", "the 4h timeout once reads work again", func(s *snapshot.Snapshot) bool { return s.ExecutionTimeout == 14400 })
+
 	if g := snapshotOf(mgr, "ghost"); g == nil || g.ExecutionTimeout != 0 {
 		t.Errorf("ghost snapshot %+v, want one without a timeout", g)
 	}
