@@ -138,10 +138,13 @@ helm_template_kubeconform() {
 		helm template lambda-durable-exporter "$CHART" --namespace monitoring --kube-version "$KUBE_VERSION" -f "$f" >"$out"
 		echo "--- helm template -f ${f#"$CHART"/}: $(grep -c '^kind: ' "$out") objects ($(grep '^kind: ' "$out" | cut -d' ' -f2 | sort | paste -sd, -))"
 	done
-	expect_kinds "$WORK/rendered/default.yaml" Deployment Service ServiceAccount ConfigMap '!ServiceMonitor' '!PrometheusRule' '!PodDisruptionBudget' '!NetworkPolicy'
+	expect_kinds "$WORK/rendered/default.yaml" Deployment Service ServiceAccount ConfigMap '!ServiceMonitor' '!PrometheusRule' '!PodDisruptionBudget' '!NetworkPolicy' '!PersistentVolumeClaim'
 	expect_kinds "$WORK/rendered/servicemonitor-and-rules.yaml" ServiceMonitor PrometheusRule ConfigMap
 	expect_kinds "$WORK/rendered/existing-configmap.yaml" Deployment '!ConfigMap' '!ServiceAccount'
 	expect_kinds "$WORK/rendered/hardened-extras.yaml" PodDisruptionBudget NetworkPolicy
+	expect_kinds "$WORK/rendered/persistence.yaml" Deployment PersistentVolumeClaim '!StatefulSet'
+	expect_kinds "$WORK/rendered/sharded-persistence.yaml" StatefulSet '!Deployment' '!PersistentVolumeClaim'
+	grep -q '^  volumeClaimTemplates:$' "$WORK/rendered/sharded-persistence.yaml" || { echo "sharded-persistence: no volumeClaimTemplates"; return 1; }
 	echo "--- kubeconform -strict (schemas: $SCHEMAS)"
 	kubeconform -strict -summary -output text \
 		-schema-location "$SCHEMAS/{{ .ResourceKind }}{{ .KindSuffix }}.json" "$WORK"/rendered/*.yaml
@@ -192,6 +195,10 @@ helm_rejects_bad_values() {
 		"unknown exporter config key|--set config.pagesize=10"
 		"bad pull policy|--set image.pullPolicy=Sometimes"
 		"no function to poll|--set config.functions=null"
+		"persistence size that is no quantity|--set persistence.size=lots"
+		"misspelled persistence key|--set persistence.storageClass=gp3"
+		"read-only persistence access mode|--set persistence.accessModes[0]=ReadOnlyMany"
+		"relative persistence mountPath|--set persistence.mountPath=var/lib/x"
 	)
 	local c title args
 	for c in "${cases[@]}"; do

@@ -32,7 +32,7 @@ type Collector struct {
 	runningOlder                                    *prometheus.Desc
 	pollSuccess, pollDuration, lastSuccess, tracked *prometheus.Desc
 	pollRequests, corrections, overruns, invalid    *prometheus.Desc
-	clockSkew, restored                             *prometheus.Desc
+	clockSkew, restored, errorsPending              *prometheus.Desc
 	timeout                                         *prometheus.Desc // timeout.go
 }
 
@@ -83,6 +83,8 @@ func New(src snapshot.Source) *Collector {
 			"The Lambda API's clock minus the exporter's, from the Date header of its answers; the exporter bounds its listings by the API's clock, so the numbers stay exact under skew.", labels),
 		restored: desc("exporter", "state_restored",
 			"With --storage.path: 1 when the function's state was resumed from its checkpoint at start (counters continue, finishes during the downtime are counted), 0 when it started fresh.", labels),
+		errorsPending: desc("exporter", "error_reads_pending",
+			"With breakdown error_type: counted FAILED, TIMED_OUT and STOPPED executions whose error is still to be read (at most 10000; past that they count as error_type=\"unread\").", labels),
 		invalid: desc("exporter", "invalid_executions_total",
 			"Executions returned by the API that were not taken as they came, by reason; each execution counted once per reason.", with("reason")),
 		timeout: newTimeoutDesc(labels),
@@ -93,7 +95,7 @@ func New(src snapshot.Source) *Collector {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.executions, c.finished, c.duration, c.errors, c.oldestRunning, c.runningOlder, c.pollSuccess, c.pollDuration,
-		c.lastSuccess, c.tracked, c.pollRequests, c.corrections, c.overruns, c.invalid, c.clockSkew, c.restored,
+		c.lastSuccess, c.tracked, c.pollRequests, c.corrections, c.overruns, c.invalid, c.clockSkew, c.restored, c.errorsPending,
 		c.timeout,
 	} {
 		ch <- d
@@ -151,6 +153,9 @@ func (c *Collector) collect(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 		gauge(c.restored, boolFloat(s.Restored))
 	}
 	c.collectTimeout(ch, s, l)
+	if s.ByErrorType {
+		gauge(c.errorsPending, float64(s.PendingErrors))
+	}
 	counter(c.corrections, float64(s.Corrections))
 	counter(c.overruns, float64(s.Overruns))
 	for r := durable.Reason(0); r < durable.NumReasons; r++ {

@@ -196,10 +196,14 @@ func TestCollectorBreakdowns(t *testing.T) {
 	v.Versions[1].Durations[durable.Failed].ObserveMillisIn(100_000, v.Buckets)
 	v.Versions[0].Durations[durable.Failed].ObserveMillisIn(5000, v.Buckets)
 	v.Errors = []snapshot.ErrorCount{{Status: durable.Failed, Type: "PaymentDeclined", Count: 2}, {Status: durable.Failed, Type: "unread", Count: 1}}
+	v.PendingErrors = 4
 	c := New(fixed{plain, v})
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c, c.Breakdowns())
-	want := `# HELP lambda_durable_execution_errors_total Executions counted in lambda_durable_executions_finished_total with status FAILED, TIMED_OUT or STOPPED, each counted once by its Error.ErrorType (none: no error; unknown: an empty type; other: past max_error_types; unread: not readable), once read back.
+	want := `# HELP lambda_durable_exporter_error_reads_pending With breakdown error_type: counted FAILED, TIMED_OUT and STOPPED executions whose error is still to be read (at most 10000; past that they count as error_type="unread").
+# TYPE lambda_durable_exporter_error_reads_pending gauge
+lambda_durable_exporter_error_reads_pending{account_id="",function="f",qualifier="live",region="r"} 4
+# HELP lambda_durable_execution_errors_total Executions counted in lambda_durable_executions_finished_total with status FAILED, TIMED_OUT or STOPPED, each counted once by its Error.ErrorType (none: no error; unknown: an empty type; other: past max_error_types; unread: not readable), once read back.
 # TYPE lambda_durable_execution_errors_total counter
 lambda_durable_execution_errors_total{account_id="",error_type="PaymentDeclined",function="f",qualifier="live",region="r",status="FAILED"} 2
 lambda_durable_execution_errors_total{account_id="",error_type="unread",function="f",qualifier="live",region="r",status="FAILED"} 1
@@ -231,6 +235,7 @@ lambda_durable_execution_duration_seconds_sum{account_id="",function="p",qualifi
 lambda_durable_execution_duration_seconds_count{account_id="",function="p",qualifier="",region="r",status="FAILED"} 0
 `
 	names := []string{"lambda_durable_executions", "lambda_durable_executions_finished_total", "lambda_durable_execution_errors_total",
+		"lambda_durable_exporter_error_reads_pending",
 		"lambda_durable_execution_duration_seconds"}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
 		t.Fatal(err)

@@ -553,3 +553,263 @@ func TestChartRejectsBadShardingAndWebConfig(t *testing.T) {
 		}
 	}
 }
+
+// persistentWorkload is what persistence changes in a Deployment or a
+// StatefulSet, besides the container's arguments and volume mounts.
+type persistentWorkload struct {
+	Spec struct {
+		Strategy *struct {
+			Type string
+		}
+		VolumeClaimTemplates []persistentVolumeClaim `yaml:"volumeClaimTemplates"`
+		Template             struct {
+			Spec struct {
+				SecurityContext map[string]any `yaml:"securityContext"`
+				Volumes         []struct {
+					Name                  string
+					PersistentVolumeClaim *struct {
+						ClaimName string `yaml:"claimName"`
+					} `yaml:"persistentVolumeClaim"`
+				}
+			}
+		}
+	}
+}
+
+type persistentVolumeClaim struct {
+	Metadata struct {
+		Name        string
+		Annotations map[string]string
+	}
+	Spec struct {
+		AccessModes      []string `yaml:"accessModes"`
+		StorageClassName *string  `yaml:"storageClassName"`
+		Resources        struct {
+			Requests map[string]string
+		}
+	}
+}
+
+// wantClaim checks a PersistentVolumeClaim (or volumeClaimTemplate):
+// its access modes, size and storage class ("" means none set).
+func wantClaim(t *testing.T, what string, c persistentVolumeClaim, size, class string, modes ...string) {
+	t.Helper()
+	if got := c.Spec.Resources.Requests["storage"]; got != size {
+		t.Errorf("%s: requests storage %q, want %q", what, got, size)
+	}
+	switch got := c.Spec.StorageClassName; {
+	case class == "" && got != nil:
+		t.Errorf("%s: storageClassName %q, want none (the cluster's default class)", what, *got)
+	case class != "" && (got == nil || *got != class):
+		t.Errorf("%s: storageClassName %v, want %q", what, got, class)
+	}
+	if !slices.Equal(c.Spec.AccessModes, modes) {
+		t.Errorf("%s: accessModes %q, want %q", what, c.Spec.AccessModes, modes)
+	}
+}
+
+// storageMount returns the mount path of the container's "storage" volume, or "".
+func storageMount(c container) string {
+	for _, m := range c.VolumeMounts {
+		if m.Name == "storage" {
+			return m.MountPath
+		}
+	}
+	return ""
+}
+
+// storageClaim returns the claim of the pod's "storage" volume, "" when it
+// has none, and whether the pod has such a volume.
+func storageClaim(w persistentWorkload) (string, bool) {
+	for _, v := range w.Spec.Template.Spec.Volumes {
+		if v.Name == "storage" {
+			if v.PersistentVolumeClaim == nil {
+				return "", true
+			}
+			return v.PersistentVolumeClaim.ClaimName, true
+		}
+	}
+	return "", false
+}
+
+// deployment renders the chart, which must produce one Deployment, and
+// returns it decoded both ways with its PersistentVolumeClaims.
+func deployment(t *testing.T, values string, args ...string) (workload, persistentWorkload, []persistentVolumeClaim) {
+	t.Helper()
+	_, docs := render(t, values, args...)
+	if len(docs["Deployment"]) != 1 || len(docs["StatefulSet"]) != 0 {
+		t.Fatalf("ci/%s %v: want one Deployment and no StatefulSet, got %d and %d", values, args, len(docs["Deployment"]), len(docs["StatefulSet"]))
+	}
+	var w workload
+	var p persistentWorkload
+	docs["Deployment"][0].decode(t, &w)
+	docs["Deployment"][0].decode(t, &p)
+	var claims []persistentVolumeClaim
+	for _, m := range docs["PersistentVolumeClaim"] {
+		var c persistentVolumeClaim
+		m.decode(t, &c)
+		claims = append(claims, c)
+	}
+	return w, p, claims
+}
+
+// TestChartPersistence: persistence.enabled mounts a volume at
+// persistence.mountPath and passes it as --storage.path; the Deployment gets
+// the chart's PersistentVolumeClaim (or existingClaim) and strategy
+// Recreate, the StatefulSet volumeClaimTemplates (one claim per shard), and
+// the pod an fsGroup that lets user 65532 write the volume. Without it
+// nothing changes.
+func TestChartPersistence(t *testing.T) {
+	const mountPath = "/var/lib/lambda-durable-exporter"
+	dep, p, claims := deployment(t, "persistence-values.yaml")
+	if len(claims) != 1 {
+		t.Fatalf("persistence: want one PersistentVolumeClaim, got %d", len(claims))
+	}
+	claim := claims[0]
+	if claim.Metadata.Name != "lambda-durable-exporter-storage" {
+		t.Errorf("the PersistentVolumeClaim is named %q, want lambda-durable-exporter-storage", claim.Metadata.Name)
+	}
+	wantClaim(t, "the PersistentVolumeClaim", claim, "2Gi", "gp3", "ReadWriteOnce")
+	if a := claim.Metadata.Annotations["helm.sh/resource-policy"]; a != "keep" {
+		t.Errorf("the PersistentVolumeClaim lacks persistence.annotations: %v", claim.Metadata.Annotations)
+	}
+	if s := p.Spec.Strategy; s == nil || s.Type != "Recreate" {
+		t.Errorf("persistence: the Deployment's strategy is %+v, want Recreate", s)
+	}
+	c := exporterContainer(t, "the Deployment", dep)
+	wantArgs(t, "the Deployment", c, "--storage.path="+mountPath)
+	if m := storageMount(c); m != mountPath {
+		t.Errorf("the Deployment mounts the storage volume at %q, want %s: %+v", m, mountPath, c.VolumeMounts)
+	}
+	if name, _ := storageClaim(p); name != claim.Metadata.Name {
+		t.Errorf("the Deployment's storage volume uses the claim %q, want %q", name, claim.Metadata.Name)
+	}
+	if r := c.SecurityContext.ReadOnlyRootFilesystem; r == nil || !*r {
+		t.Error("persistence: the container's root filesystem is no longer read-only")
+	}
+	if g := p.Spec.Template.Spec.SecurityContext["fsGroup"]; g != 65532 {
+		t.Errorf("persistence: the pod's fsGroup is %v, want 65532", g)
+	}
+
+	// fsGroup: added when podSecurityContext has none, kept when it has one.
+	_, p, _ = deployment(t, "persistence-values.yaml", "--set", "podSecurityContext.fsGroup=null")
+	if g := p.Spec.Template.Spec.SecurityContext["fsGroup"]; g != 65532 {
+		t.Errorf("persistence without podSecurityContext.fsGroup: the pod's fsGroup is %v, want 65532", g)
+	}
+	if r := p.Spec.Template.Spec.SecurityContext["runAsNonRoot"]; r != true {
+		t.Errorf("persistence: the pod's security context lost runAsNonRoot: %v", p.Spec.Template.Spec.SecurityContext)
+	}
+	_, p, _ = deployment(t, "persistence-values.yaml", "--set", "podSecurityContext.fsGroup=2000")
+	if g := p.Spec.Template.Spec.SecurityContext["fsGroup"]; g != 2000 {
+		t.Errorf("persistence with podSecurityContext.fsGroup=2000: the pod's fsGroup is %v, want 2000", g)
+	}
+	_, p, _ = deployment(t, "default-values.yaml", "--set", "podSecurityContext.fsGroup=null")
+	if g, ok := p.Spec.Template.Spec.SecurityContext["fsGroup"]; ok {
+		t.Errorf("without persistence or podSecurityContext.fsGroup, the pod has fsGroup %v", g)
+	}
+
+	// existingClaim: mounted, no claim rendered.
+	dep, p, claims = deployment(t, "persistence-values.yaml", "--set", "persistence.existingClaim=my-claim")
+	if len(claims) != 0 {
+		t.Errorf("persistence.existingClaim: the chart renders %d PersistentVolumeClaims, want none", len(claims))
+	}
+	if name, _ := storageClaim(p); name != "my-claim" {
+		t.Errorf("persistence.existingClaim=my-claim: the storage volume uses the claim %q", name)
+	}
+	if s := p.Spec.Strategy; s == nil || s.Type != "Recreate" {
+		t.Errorf("persistence.existingClaim: the Deployment's strategy is %+v, want Recreate", s)
+	}
+	wantArgs(t, "the Deployment", exporterContainer(t, "the Deployment", dep), "--storage.path="+mountPath)
+
+	// Defaults: no claim, the default (rolling) strategy, no flag, no volume.
+	// persistence.existingClaim alone changes nothing either.
+	for _, args := range [][]string{nil, {"--set", "persistence.existingClaim=my-claim"}} {
+		dep, p, claims = deployment(t, "default-values.yaml", args...)
+		c = exporterContainer(t, "the Deployment", dep)
+		if len(claims) != 0 {
+			t.Errorf("defaults %v: %d PersistentVolumeClaims rendered", args, len(claims))
+		}
+		if p.Spec.Strategy != nil {
+			t.Errorf("defaults %v: the Deployment sets strategy %+v", args, p.Spec.Strategy)
+		}
+		for _, a := range c.Args {
+			if strings.HasPrefix(a, "--storage.path") {
+				t.Errorf("defaults %v: the container has %s", args, a)
+			}
+		}
+		if m := storageMount(c); m != "" {
+			t.Errorf("defaults %v: the storage volume is mounted at %s", args, m)
+		}
+		if _, ok := storageClaim(p); ok {
+			t.Errorf("defaults %v: the pod has a storage volume", args)
+		}
+	}
+
+	// Sharding: one claim per shard, from volumeClaimTemplates.
+	_, docs := render(t, "sharded-persistence-values.yaml")
+	if len(docs["StatefulSet"]) != 1 || len(docs["PersistentVolumeClaim"]) != 0 {
+		t.Fatalf("sharded persistence: want a StatefulSet and no PersistentVolumeClaim, got %d and %d", len(docs["StatefulSet"]), len(docs["PersistentVolumeClaim"]))
+	}
+	var sts workload
+	docs["StatefulSet"][0].decode(t, &sts)
+	p = persistentWorkload{}
+	docs["StatefulSet"][0].decode(t, &p)
+	if v := p.Spec.VolumeClaimTemplates; len(v) != 1 || v[0].Metadata.Name != "storage" {
+		t.Fatalf("sharded persistence: want one volumeClaimTemplate named storage, got %+v", v)
+	}
+	wantClaim(t, "the StatefulSet's volumeClaimTemplate", p.Spec.VolumeClaimTemplates[0], "512Mi", "", "ReadWriteOncePod")
+	c = exporterContainer(t, "the StatefulSet", sts)
+	wantArgs(t, "the StatefulSet", c, "--storage.path=/var/lib/lde-state", "--shard.total=3", "--shard.auto")
+	if m := storageMount(c); m != "/var/lib/lde-state" {
+		t.Errorf("the StatefulSet mounts the storage volume at %q, want /var/lib/lde-state", m)
+	}
+	if _, ok := storageClaim(p); ok {
+		t.Error("sharded persistence: the pod template has a storage volume of its own, which would shadow the volumeClaimTemplate")
+	}
+	if g := p.Spec.Template.Spec.SecurityContext["fsGroup"]; g != 65532 {
+		t.Errorf("sharded persistence: the pod's fsGroup is %v, want 65532", g)
+	}
+	_, docs = render(t, "sharded-values.yaml")
+	var plain persistentWorkload
+	docs["StatefulSet"][0].decode(t, &plain)
+	if len(plain.Spec.VolumeClaimTemplates) != 0 || len(docs["PersistentVolumeClaim"]) != 0 {
+		t.Error("sharding without persistence renders claims")
+	}
+}
+
+// TestChartRejectsBadPersistence: the schema and the templates reject
+// impossible persistence values.
+func TestChartRejectsBadPersistence(t *testing.T) {
+	for _, c := range []struct {
+		title, values string
+		args          []string
+		message       string // in helm's error
+	}{
+		{"size that is no quantity", "persistence-values.yaml", []string{"--set", "persistence.size=lots"}, "/persistence/size"},
+		{"size with a unit Kubernetes lacks", "persistence-values.yaml", []string{"--set", "persistence.size=1GB"}, "/persistence/size"},
+		{"integer size", "persistence-values.yaml", []string{"--set", "persistence.size=1"}, "/persistence/size"},
+		{"misspelled persistence key", "default-values.yaml", []string{"--set", "persistence.storageClass=gp3"}, "'storageClass' not allowed"},
+		{"string for enabled", "default-values.yaml", []string{"--set-string", "persistence.enabled=yes"}, "/persistence/enabled"},
+		{"read-only access mode", "persistence-values.yaml", []string{"--set", "persistence.accessModes[0]=ReadOnlyMany"}, "/persistence/accessModes/0"},
+		{"unknown access mode", "persistence-values.yaml", []string{"--set", "persistence.accessModes[0]=RWO"}, "/persistence/accessModes/0"},
+		{"no access mode", "persistence-values.yaml", []string{"--set-json", "persistence.accessModes=[]"}, "/persistence/accessModes"},
+		{"relative mountPath", "persistence-values.yaml", []string{"--set", "persistence.mountPath=var/lib/x"}, "/persistence/mountPath"},
+		{"mountPath /", "persistence-values.yaml", []string{"--set", "persistence.mountPath=/"}, "/persistence/mountPath"},
+		{"existingClaim with sharding", "sharded-persistence-values.yaml", []string{"--set", "persistence.existingClaim=my-claim"}, "persistence.existingClaim cannot be used with sharding.enabled"},
+		{"two replicas sharing a claim", "persistence-values.yaml", []string{"--set", "replicaCount=2"}, "keep replicaCount at 1"},
+		{"--storage.path in extraArgs", "persistence-values.yaml", []string{"--set", "extraArgs[0]=--storage.path=/tmp"}, "extraArgs has --storage.path"},
+	} {
+		out, ok := helmTemplate(t, c.values, c.args...)
+		if ok {
+			t.Errorf("helm accepted %s (%v):\n%.300s", c.title, c.args, out)
+		} else if !strings.Contains(out, c.message) {
+			t.Errorf("helm rejected %s (%v) without saying %q:\n%.500s", c.title, c.args, c.message, out)
+		}
+	}
+	// The defaults and the CI values are accepted.
+	for _, v := range []string{"default-values.yaml", "persistence-values.yaml", "sharded-persistence-values.yaml"} {
+		if out, ok := helmTemplate(t, v); !ok {
+			t.Errorf("helm rejected ci/%s:\n%.500s", v, out)
+		}
+	}
+}

@@ -442,7 +442,8 @@ func settingsOf(c *config.Config) poller.Settings {
 		Pool: scrape.PoolOptions{
 			Endpoint: c.Endpoint,
 			PageSize: c.PageSize,
-			Limits:   scrape.Limits{ListPerSecond: c.ListRequestsPerSecond, GetPerSecond: c.GetRequestsPerSecond},
+			Limits: scrape.Limits{ListPerSecond: c.ListRequestsPerSecond, GetPerSecond: c.GetRequestsPerSecond,
+				ErrorReadsPerSecond: c.ErrorReadsPerSecond},
 		},
 	}
 }

@@ -289,6 +289,11 @@ func (t *tracker) fillBreakdowns(s *snapshot.Snapshot) {
 		}
 		slices.SortFunc(s.Versions, func(a, b snapshot.VersionCounts) int { return compareVersions(a.Version, b.Version) })
 	}
+	t.fillErrors(s)
+}
+
+// fillErrors copies the error counts into a snapshot.
+func (t *tracker) fillErrors(s *snapshot.Snapshot) {
 	if t.byErrorType {
 		for k, n := range t.errCounts {
 			s.Errors = append(s.Errors, snapshot.ErrorCount{Status: k.status, Type: k.typ, Count: n})

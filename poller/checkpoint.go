@@ -28,10 +28,15 @@ import (
 //	bounds: n, then n float64 bits (8 bytes each); 0 = the default bounds
 //	finished: NumStatuses counts; durations: per status count, sum (ms), n, n counts
 //	invalid: NumReasons counts; corrections; overruns
-//	running: n, then arn (string), start, flags (unknown 1), misses
-//	done: n, then hash (8 bytes), start, status
+//	running: n, then arn (string), start, flags (unknown 1), misses, version index
+//	done: n, then hash (8 bytes), start, status, version index
 //	tomb: n, then hash (8 bytes), expiry
 //	flagged: n, then key (8 bytes), expiry
+//	breakdowns: flags (by version 1, by error type 2), then
+//	  versions: n, then name (string), flags (free 1), last finish,
+//	    finished and durations as above
+//	  error types: cap, n, then status, type (string), count
+//	  pending error reads: n, then arn (string), status, misses
 
 // checkpointName is the file name of a target's checkpoint: a hash of its
 // key, which may hold any character.
@@ -73,19 +78,22 @@ func encodeCheckpoint(key string, t *tracker, overruns uint64) []byte {
 	for _, f := range t.bounds {
 		fixed(math.Float64bits(f))
 	}
-	for _, n := range t.finished {
-		u(n)
-	}
 	nb := len(t.bucketBounds())
-	for s := range t.durations {
-		h := &t.durations[s]
-		u(h.Count)
-		u(h.SumMillis)
-		u(uint64(nb))
-		for _, c := range h.Counts[:nb] {
-			u(c)
+	counts := func(finished *[durable.NumStatuses]uint64, durations *[durable.NumStatuses]durable.Histogram) {
+		for _, n := range finished {
+			u(n)
+		}
+		for s := range durations {
+			h := &durations[s]
+			u(h.Count)
+			u(h.SumMillis)
+			u(uint64(nb))
+			for _, c := range h.Counts[:nb] {
+				u(c)
+			}
 		}
 	}
+	counts(&t.finished, &t.durations)
 	for _, n := range t.invalid {
 		u(n)
 	}
@@ -97,12 +105,14 @@ func encodeCheckpoint(key string, t *tracker, overruns uint64) []byte {
 		i(r.start)
 		u(boolBit(r.unknown, 1))
 		u(uint64(r.misses))
+		u(uint64(r.ver))
 	}
 	u(uint64(len(t.done)))
 	for h, d := range t.done {
 		fixed(h)
 		i(d.start)
 		u(uint64(d.status))
+		u(uint64(d.ver))
 	}
 	u(uint64(len(t.tomb)))
 	for h, exp := range t.tomb {
@@ -113,6 +123,32 @@ func encodeCheckpoint(key string, t *tracker, overruns uint64) []byte {
 	for k, exp := range t.flagged {
 		fixed(k)
 		i(exp)
+	}
+	u(boolBit(t.byVersion, 1) | boolBit(t.byErrorType, 2))
+	if t.byVersion {
+		u(uint64(len(t.vers)))
+		for k := range t.vers {
+			v := &t.vers[k]
+			str(v.name)
+			u(boolBit(v.free, 1))
+			i(v.lastFinish)
+			counts(&v.finished, &v.durations)
+		}
+	}
+	if t.byErrorType {
+		u(uint64(t.maxErrTypes))
+		u(uint64(len(t.errCounts)))
+		for k, n := range t.errCounts {
+			u(uint64(k.status))
+			str(k.typ)
+			u(n)
+		}
+		u(uint64(len(t.pending)))
+		for _, p := range t.pending {
+			str(p.arn)
+			u(uint64(p.status))
+			u(uint64(p.misses))
+		}
 	}
 	return b
 }
@@ -241,49 +277,58 @@ func decodeCheckpoint(b []byte) (*tracker, saved, error) {
 			t.bounds = append(t.bounds, f)
 		}
 	}
-	for s := range t.finished {
-		t.finished[s] = r.u()
-	}
 	nb := len(t.bucketBounds())
-	for s := range t.durations {
-		h := &t.durations[s]
-		h.Count, h.SumMillis = r.u(), r.u()
-		if n := r.u(); r.err == nil && n != uint64(nb) {
-			r.fail("%d histogram buckets for %d bounds", n, nb)
+	counts := func(finished *[durable.NumStatuses]uint64, durations *[durable.NumStatuses]durable.Histogram) {
+		for s := range finished {
+			finished[s] = r.u()
 		}
-		prev := uint64(0)
-		for k := range nb {
-			if r.err != nil {
-				break
+		for s := range durations {
+			h := &durations[s]
+			h.Count, h.SumMillis = r.u(), r.u()
+			if n := r.u(); r.err == nil && n != uint64(nb) {
+				r.fail("%d histogram buckets for %d bounds", n, nb)
 			}
-			h.Counts[k] = r.u()
-			if h.Counts[k] < prev || h.Counts[k] > h.Count {
-				r.fail("histogram buckets not cumulative")
+			prev := uint64(0)
+			for k := range nb {
+				if r.err != nil {
+					break
+				}
+				h.Counts[k] = r.u()
+				if h.Counts[k] < prev || h.Counts[k] > h.Count {
+					r.fail("histogram buckets not cumulative")
+				}
+				prev = h.Counts[k]
 			}
-			prev = h.Counts[k]
-		}
-		if h.Count > t.finished[s] {
-			r.fail("%d durations for %d finished", h.Count, t.finished[s])
+			if h.Count > finished[s] {
+				r.fail("%d durations for %d finished", h.Count, finished[s])
+			}
 		}
 	}
+	counts(&t.finished, &t.durations)
 	for k := range t.invalid {
 		t.invalid[k] = r.u()
 	}
 	t.corrections = r.u()
 	sv.overruns = r.u()
-	for range r.count(3, "running executions") {
-		arn, start, fl, misses := r.str(), r.i(), r.u(), r.u()
-		if r.err == nil && (arn == "" || start <= 0 || misses >= maxNotFound) {
+	maxVer := uint64(0) // the highest version index a record refers to
+	for range r.count(4, "running executions") {
+		arn, start, fl, misses, ver := r.str(), r.i(), r.u(), r.u(), r.u()
+		if r.err == nil && (arn == "" || start <= 0 || misses >= maxNotFound || ver > maxVersions+1) {
 			r.fail("running execution %q", arn)
 		}
-		t.running[hashKey(t.key, arn)] = runRec{arn: arn, start: start, unknown: fl&1 != 0, misses: int(misses)}
+		maxVer = max(maxVer, ver)
+		t.running[hashKey(t.key, arn)] = runRec{arn: arn, start: start, unknown: fl&1 != 0, misses: int(misses), ver: uint16(ver)}
 	}
-	for range r.count(10, "terminal executions") {
-		h, start, st := r.fixed(), r.i(), r.u()
+	for range r.count(11, "terminal executions") {
+		h, start, st, ver := r.fixed(), r.i(), r.u(), r.u()
 		if r.err == nil && (st >= uint64(durable.NumStatuses) || !durable.Status(st).Terminal() && durable.Status(st) != durable.Unknown) {
 			r.fail("terminal status %d", st)
 		}
-		t.done[h] = doneRec{start: start, status: durable.Status(st)}
+		if r.err == nil && ver > maxVersions+1 {
+			r.fail("version index %d", ver)
+		}
+		maxVer = max(maxVer, ver)
+		t.done[h] = doneRec{start: start, status: durable.Status(st), ver: uint16(ver)}
 	}
 	for range r.count(9, "tombstones") {
 		h := r.fixed()
@@ -293,6 +338,7 @@ func decodeCheckpoint(b []byte) (*tracker, saved, error) {
 		k := r.fixed()
 		t.flagged[k] = r.i()
 	}
+	decodeBreakdowns(r, t, counts, maxVer)
 	if r.err == nil && len(r.b) != 0 {
 		r.fail("%d bytes after the end", len(r.b))
 	}
@@ -303,4 +349,97 @@ func decodeCheckpoint(b []byte) (*tracker, saved, error) {
 		return nil, saved{}, r.err
 	}
 	return t, sv, nil
+}
+
+// decodeBreakdowns reads the breakdown section of a checkpoint: the version
+// table, which every record's version index must fit, and the error counts
+// and queue, which must not add up to more than was counted.
+func decodeBreakdowns(r *reader, t *tracker, counts func(*[durable.NumStatuses]uint64, *[durable.NumStatuses]durable.Histogram), maxVer uint64) {
+	flags := r.u()
+	if r.err == nil && flags > 3 {
+		r.fail("breakdown flags %#x", flags)
+	}
+	t.byVersion, t.byErrorType = flags&1 != 0, flags&2 != 0
+	if !t.byVersion && maxVer > 0 {
+		r.fail("version index %d without the version breakdown", maxVer)
+	}
+	if t.byVersion {
+		n := r.count(3, "versions")
+		if r.err == nil && (n == 0 || n > maxVersions+2 || uint64(n) <= maxVer) {
+			r.fail("%d versions for version index %d", n, maxVer)
+		}
+		for k := range n {
+			if r.err != nil {
+				break
+			}
+			v := verState{name: r.str(), free: r.u()&1 != 0, lastFinish: r.i()}
+			counts(&v.finished, &v.durations)
+			switch {
+			case k == 0 && (v.name != "" || v.free):
+				r.fail("version 0 is %q", v.name)
+			case k > 0 && !v.free && (v.name == "" || t.verIdx[v.name] != 0):
+				r.fail("version %q twice or empty", v.name)
+			case k > 0 && v.free && v.name != "":
+				r.fail("free version slot named %q", v.name)
+			}
+			if k > 0 && !v.free {
+				if t.verIdx == nil {
+					t.verIdx = make(map[string]uint16)
+				}
+				t.verIdx[v.name] = uint16(k)
+			}
+			t.vers = append(t.vers, v)
+		}
+		for _, rec := range t.running {
+			if r.err == nil && int(rec.ver) < len(t.vers) && t.vers[rec.ver].free {
+				r.fail("running execution in a free version slot")
+			}
+		}
+		for _, d := range t.done {
+			if r.err == nil && int(d.ver) < len(t.vers) && t.vers[d.ver].free {
+				r.fail("terminal execution in a free version slot")
+			}
+		}
+	}
+	if t.byErrorType {
+		t.maxErrTypes = int(r.u())
+		var sum [durable.NumStatuses]uint64
+		for range r.count(3, "error counts") {
+			st, typ, n := r.u(), r.str(), r.u()
+			if r.err == nil && (!errorStatus(st) || (cleanErrorType(typ) != typ) || t.errCounts[errKey{durable.Status(st), typ}] != 0 || n == 0) {
+				r.fail("error count %d of %q", st, typ)
+			}
+			if t.errCounts == nil {
+				t.errCounts = make(map[errKey]uint64)
+			}
+			t.errCounts[errKey{durable.Status(st), typ}] = n
+			sum[min(st, uint64(durable.NumStatuses)-1)] += n
+		}
+		np := r.count(3, "pending error reads")
+		if r.err == nil && np > maxPendingErrors {
+			r.fail("%d pending error reads", np)
+		}
+		for range np {
+			if r.err != nil {
+				break
+			}
+			p := pendingErr{arn: r.str(), status: durable.Status(r.u()), misses: int(r.u())}
+			if r.err == nil && (p.arn == "" || !errorStatus(uint64(p.status)) || p.misses >= maxNotFound) {
+				r.fail("pending error read %q", p.arn)
+			}
+			sum[min(int(p.status), durable.NumStatuses-1)]++
+			t.pending = append(t.pending, p)
+		}
+		for s, n := range sum {
+			if r.err == nil && n > t.finished[s] {
+				r.fail("%d error counts for %d finished %s", n, t.finished[s], durable.Status(s))
+			}
+		}
+	}
+}
+
+// errorStatus says whether status s (a decoded number) is one whose errors
+// are read.
+func errorStatus(s uint64) bool {
+	return s == uint64(durable.Failed) || s == uint64(durable.TimedOut) || s == uint64(durable.Stopped)
 }

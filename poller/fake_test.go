@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,17 +37,30 @@ type fakeAPI struct {
 	stale map[*fakeExec]bool
 	// notFound answers 404 to that many more reads of an ARN.
 	notFound map[string]int
+	// version, when set, gives the version the n-th execution runs under
+	// (default "1").
+	version func(n int) string
+	// errType gives the ErrorType of an ended execution ("" = no Error);
+	// default: one of three types by the execution's number.
+	errType   func(e *fakeExec) string
+	errReads  int
+	errFail   error          // when set, every error read fails with it
+	errMissed map[string]int // 404 to that many more error reads of an ARN
 }
 
 func newFakeAPI(function string, seed uint64) *fakeAPI {
 	return &fakeAPI{function: function, byARN: map[string]*fakeExec{}, rng: rand.New(rand.NewPCG(seed, seed+1)),
-		stale: map[*fakeExec]bool{}, notFound: map[string]int{}}
+		stale: map[*fakeExec]bool{}, notFound: map[string]int{}, errMissed: map[string]int{}}
 }
 
 func (f *fakeAPI) start(at, visible int64) *fakeExec {
 	n := len(f.execs)
+	v := "1"
+	if f.version != nil {
+		v = f.version(n)
+	}
 	e := &fakeExec{
-		arn:    fmt.Sprintf("arn:aws:lambda:us-east-1:123456789012:function:%s:1/durable-execution/run-%d/id-%d", f.function, n, n),
+		arn:    fmt.Sprintf("arn:aws:lambda:us-east-1:123456789012:function:%s:%s/durable-execution/run-%d/id-%d", f.function, v, n, n),
 		name:   fmt.Sprintf("run-%d", n),
 		status: durable.Running, start: at, visible: max(at, visible),
 	}
@@ -117,6 +132,37 @@ func (f *fakeAPI) Get(ctx context.Context, arn string) (scrape.Execution, error)
 		return scrape.Execution{}, scrape.ErrNotFound
 	}
 	return f.toScrape(e), nil
+}
+
+// fakeErrorTypes are the error types of fakeAPI's failures by default.
+var fakeErrorTypes = []string{"StepFailedError", "PaymentDeclined", "Sandbox.Timedout"}
+
+// errorTypeOf is the ErrorType an ended execution reports.
+func (f *fakeAPI) errorTypeOf(e *fakeExec) string {
+	if f.errType != nil {
+		return f.errType(e)
+	}
+	n, _ := strconv.Atoi(strings.TrimPrefix(e.name, "run-"))
+	return fakeErrorTypes[n%len(fakeErrorTypes)]
+}
+
+// ErrorOf reads an execution's error, as scrape.Client does with its
+// execution data.
+func (f *fakeAPI) ErrorOf(ctx context.Context, arn string) (scrape.ExecutionError, error) {
+	f.errReads++
+	if f.errFail != nil {
+		return scrape.ExecutionError{}, f.errFail
+	}
+	e, ok := f.byARN[arn]
+	if n := f.errMissed[arn]; n > 0 {
+		f.errMissed[arn] = n - 1
+		ok = false
+	}
+	if !ok {
+		return scrape.ExecutionError{}, scrape.ErrNotFound
+	}
+	typ := f.errorTypeOf(e)
+	return scrape.ExecutionError{Status: e.status, Type: typ, HasError: typ != ""}, nil
 }
 
 // truth is what an exact exporter must show at time now.

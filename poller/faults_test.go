@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -291,6 +292,10 @@ func trackerCopy(tr *tracker) tracker {
 	c.done = maps.Clone(tr.done)
 	c.tomb = maps.Clone(tr.tomb)
 	c.flagged = maps.Clone(tr.flagged)
+	c.vers = slices.Clone(tr.vers)
+	c.verIdx = maps.Clone(tr.verIdx)
+	c.errCounts = maps.Clone(tr.errCounts)
+	c.pending = slices.Clone(tr.pending)
 	return c
 }
 

@@ -277,7 +277,7 @@ func (m *Manager) Apply(ctx context.Context, s Settings, specs []Spec) {
 		t.tracker.setBuckets(t.spec.DurationBuckets)
 		t.tracker.ages = slices.Clone(t.spec.AgeThresholds)
 		t.tracker.setVersionBreakdown(t.spec.ByVersion)
-		t.tracker.byErrorType, t.tracker.maxErrTypes = t.spec.ByErrorType, cmp.Or(t.spec.MaxErrorTypes, 20)
+		t.tracker.setErrorBreakdown(t.spec.ByErrorType, cmp.Or(t.spec.MaxErrorTypes, 20))
 		t.republish()
 		m.start(ctx, t, len(specs))
 	}
@@ -380,6 +380,7 @@ func (m *Manager) loop(ctx context.Context, t *target, src Source, s Settings, s
 		start := m.clock.Now()
 		idle := m.pollOnce(ctx, t, src, s)
 		<-sem
+		m.errorPhase(ctx, t, src, s, start)
 		// An idle target (nothing running, nothing new) is polled at twice
 		// the interval each time, up to MaxIdle: a change is seen at most
 		// MaxIdle late. Any activity brings it back to every interval.

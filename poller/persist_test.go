@@ -53,6 +53,12 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		if run%4 == 1 {
 			tr.setBuckets([]float64{1, 60, 3600})
 		}
+		breakdowns := run%2 == 1
+		if breakdowns {
+			f.version = func(n int) string { return fmt.Sprint(n / 7) }
+			tr.setVersionBreakdown(true)
+			tr.setErrorBreakdown(true, 2)
+		}
 		now := t0
 		for range 30 {
 			for range rng.IntN(5) {
@@ -64,7 +70,25 @@ func TestCheckpointRoundTrip(t *testing.T) {
 				}
 			}
 			pollFake(t, f, tr, now, 10*time.Minute)
+			if breakdowns { // some errors read, some pending, some 404s
+				ctx, cancel := context.WithCancel(context.Background())
+				if len(tr.pending) > 0 {
+					f.errMissed[tr.pending[0].arn] = 1
+				}
+				_, _, _ = tr.readErrors(ctx, &cancelAfter{fakeAPI: f, n: 2, cancel: cancel})
+				cancel()
+			}
 			now += interval.Milliseconds()
+		}
+		if breakdowns { // a poll whose errors are not read yet
+			e := f.start(now-1000, now)
+			f.end(e, durable.Failed, now-10)
+			pollFake(t, f, tr, now, 10*time.Minute)
+			now += interval.Milliseconds()
+		}
+		if breakdowns && (len(tr.vers) < 3 || tr.exported[durable.Failed] && (len(tr.errCounts) == 0 || len(tr.pending) == 0)) {
+			t.Fatalf("run %d: the state has %d versions, %d error counts, %d pending: the test covers too little",
+				run, len(tr.vers), len(tr.errCounts), len(tr.pending))
 		}
 		tr.flag(12345, durable.MissingEnd, now)
 		got, sv, err := decodeCheckpoint(encodeCheckpoint("key-"+fmt.Sprint(run), tr, 7))
@@ -92,6 +116,15 @@ func FuzzCheckpoint(f *testing.F) {
 	pollFake(f, fa, tr, t0, 0)
 	fa.end(fa.execs[0], durable.Failed, t0+1000)
 	pollFake(f, fa, tr, t0+60_000, 0)
+	f.Add(encodeCheckpoint("k", tr, 1))
+	fa.version = func(n int) string { return fmt.Sprint(n % 3) }
+	tr.setVersionBreakdown(true)
+	tr.setErrorBreakdown(true, 5)
+	fa.end(fa.execs[1], durable.TimedOut, t0+61_000)
+	fa.end(fa.execs[2], durable.Failed, t0+61_000)
+	pollFake(f, fa, tr, t0+120_000, 0)
+	fa.errMissed[fa.execs[2].arn] = 1
+	_, _, _ = tr.readErrors(context.Background(), fa)
 	f.Add(encodeCheckpoint("k", tr, 1))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {

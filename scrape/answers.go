@@ -56,6 +56,10 @@ var ErrMalformedResponse = errors.New("malformed response")
 //   - getAnswerCheck reads a 2xx GetDurableExecution answer, checks that it
 //     is a JSON object with string DurableExecutionArn and Status, and hands
 //     the same bytes on to the SDK, whose decoding of the fields is kept.
+//     An answer to ErrorOf (IncludeExecutionData=true, marked in the
+//     context) may carry megabytes of payloads: it is not read into memory
+//     but streamed through scanErrorAnswer, and the SDK is handed a compact
+//     rewrite (see errors.go).
 //
 // A client whose stack lacks the middlewares (NewClient with another API)
 // falls back to the SDK's items.
@@ -125,6 +129,20 @@ func (getAnswerCheck) HandleDeserialize(ctx context.Context, in middleware.Deser
 	resp, ok := successful(out, err)
 	if !ok {
 		return out, md, err
+	}
+	if ctx.Value(errorReadKey{}) != nil {
+		// An ErrorOf answer, with payloads: stream it (see errors.go).
+		f, err := scanErrorAnswer(resp.Body)
+		if err != nil {
+			return out, md, &smithy.DeserializationError{Err: err}
+		}
+		md.Set(errorFieldsKey{}, f)
+		b, err := compactErrorAnswer(f)
+		if err != nil {
+			return out, md, &smithy.DeserializationError{Err: err}
+		}
+		resp.Body = replacedBody{Reader: bytes.NewReader(b), Closer: resp.Body}
+		return out, md, nil
 	}
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {

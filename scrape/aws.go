@@ -56,6 +56,10 @@ func NewMetrics(namespace string) *Metrics {
 type Limits struct {
 	ListPerSecond float64
 	GetPerSecond  float64
+	// ErrorReadsPerSecond bounds Client.ErrorOf calls (0 = unlimited). They
+	// are GetDurableExecution requests too, so each also takes from the
+	// Get budget.
+	ErrorReadsPerSecond float64
 }
 
 // Limiters hands out one pair of rate limiters per account and region, shared
@@ -76,13 +80,17 @@ func (l *Limiters) get(key string) *accountLimiter {
 	defer l.mu.Unlock()
 	a, ok := l.m[key]
 	if !ok {
-		a = &accountLimiter{list: newGate(l.limits.ListPerSecond), get: newGate(l.limits.GetPerSecond)}
+		a = &accountLimiter{list: newGate(l.limits.ListPerSecond), get: newGate(l.limits.GetPerSecond),
+			errorRead: newGate(l.limits.ErrorReadsPerSecond)}
 		l.m[key] = a
 	}
 	return a
 }
 
-type accountLimiter struct{ list, get *gate }
+// accountLimiter holds the budgets of one account and region. errorRead is
+// taken by ErrorOf once per call, before the request; list and get by the
+// transport for every attempt.
+type accountLimiter struct{ list, get, errorRead *gate }
 
 func (a *accountLimiter) forOp(op string) *gate {
 	switch op {
@@ -375,6 +383,7 @@ func (p *Pool) Client(a Access) *Client {
 	})
 	c = NewClient(api, p.opts.PageSize)
 	c.clock = tr.clock
+	c.errorGate = tr.limiter.errorRead
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if prev, ok := p.clients[key]; ok {

@@ -92,6 +92,8 @@ type Client struct {
 	api      API
 	pageSize int32
 	clock    *serverClock // nil unless made by a Pool
+	// errorGate is the error-read budget of ErrorOf; nil unless made by a Pool.
+	errorGate *gate
 }
 
 // NewClient wraps an SDK client; pageSize is MaxItems for every page (1..1000).

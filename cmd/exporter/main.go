@@ -365,7 +365,8 @@ func startDemo(ctx context.Context, logger *slog.Logger) (string, func(context.C
 	if err != nil {
 		return "", nil, err
 	}
-	go sim.RunWorkload(ctx, lambdasim.Workload{Functions: demoFunctions, LongRunners: demoLongRunners, ExecutionTimeouts: demoTimeouts})
+	go sim.RunWorkload(ctx, lambdasim.Workload{Functions: demoFunctions, LongRunners: demoLongRunners,
+		ExecutionTimeouts: demoTimeouts, ErrorTypes: demoErrorTypes})
 	logger.Info("demo mode: simulated Lambda durable API with a live workload", "endpoint", url)
 	return url, shutdown, nil
 }
@@ -387,6 +388,14 @@ var demoTimeouts = map[string]time.Duration{
 	"order-workflow": 14 * 24 * time.Hour,
 	"billing":        45 * 24 * time.Hour,
 	"nightly-report": 2 * time.Hour,
+}
+
+// demoErrorTypes are the Error.ErrorType values of the demo's FAILED
+// executions, for the error-type breakdown.
+var demoErrorTypes = map[string][]string{
+	"order-workflow": {"PaymentDeclinedError", "InventoryUnavailableError", "StepFailedError"},
+	"billing":        {"InvoiceRenderError", "StepFailedError"},
+	"nightly-report": {"StepFailedError"},
 }
 
 // demoYAML is the configuration --demo uses when no --config.file is given.

@@ -363,6 +363,10 @@ func checkMetricList(t *testing.T, m map[string]*dto) {
 		"lambda_durable_exporter_storage_write_failures_total": true,
 		"lambda_durable_exporter_storage_load_failures_total":  true,
 	}
+	if !exposed["lambda_durable_execution_errors_total"] { // only with breakdown error_type
+		conditional["lambda_durable_execution_errors_total"] = true
+		conditional["lambda_durable_exporter_error_reads_pending"] = true
+	}
 	for n := range listed {
 		if !exposed[n] && !conditional[n] {
 			t.Errorf("grafana/exporter-metrics.txt lists %s, which the exporter does not expose", n)

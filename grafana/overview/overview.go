@@ -127,6 +127,26 @@ func Build() (dashboard.Dashboard, error) {
 			Min(0).
 			Span(12).Height(8))
 
+	// Breakdowns (config key breakdown).
+	b = b.WithRow(dashboard.NewRowBuilder("Which version, failing how")).
+		WithPanel(tsPanel("Failures per minute by version",
+			"With breakdown version: FAILED and TIMED_OUT finishes per minute by the version each execution ran under (from its ARN), so a canary shows beside the stable version. Empty for functions without the breakdown.", "short", false,
+			query(`sum by (function, version, status) (rate(lambda_durable_executions_finished_total{`+sel+`, version!="", status=~"FAILED|TIMED_OUT"}[$__rate_interval])) * 60`, "{{function}} v{{version}} {{status}}")).
+			Span(12).Height(8)).
+		WithPanel(tsPanel("Failure ratio by version",
+			"With breakdown version: share of each version's finishes that FAILED or TIMED_OUT: since which deploy? (LambdaDurableVersionFailureRatioHigh fires when one version is above 10% and twice the others.)", "percentunit", false,
+			query(`sum by (function, version) (rate(lambda_durable_executions_finished_total{`+sel+`, version!="", status=~"FAILED|TIMED_OUT"}[$__rate_interval])) / sum by (function, version) (rate(lambda_durable_executions_finished_total{`+sel+`, version!=""}[$__rate_interval]))`, "{{function}} v{{version}}")).
+			Min(0).Max(1).
+			Span(12).Height(8)).
+		WithPanel(tsPanel("Top error types",
+			"With breakdown error_type: the ten busiest Error.ErrorType values of FAILED, TIMED_OUT and STOPPED executions, per minute (none: no error; unknown: empty type; other: past max_error_types; unread: could not be read).", "short", false,
+			query(`topk(10, sum by (function, status, error_type) (rate(lambda_durable_execution_errors_total{`+sel+`}[$__rate_interval])) * 60)`, "{{function}} {{status}} {{error_type}}")).
+			Span(12).Height(8)).
+		WithPanel(tsPanel("Error reads pending",
+			"lambda_durable_exporter_error_reads_pending: counted executions whose error type is still to be read (within error_reads_per_second); the error counts follow finished_total once this is 0.", "short", false,
+			query(`sum by (function, qualifier) (lambda_durable_exporter_error_reads_pending{`+sel+`})`, "{{function}} {{qualifier}}")).
+			Span(12).Height(8))
+
 	// Durations.
 	b = b.WithRow(dashboard.NewRowBuilder("Durations")).
 		WithPanel(tsPanel("Duration percentiles",
@@ -192,6 +212,13 @@ func Build() (dashboard.Dashboard, error) {
 			query(`sum by (function) (rate(lambda_durable_exporter_resync_corrections_total{`+sel+`}[$__rate_interval])) * 60`, "resync corrections {{function}}"),
 			query(`sum by (function) (rate(lambda_durable_exporter_poll_overruns_total{`+sel+`}[$__rate_interval])) * 60`, "overruns {{function}}"),
 			query(`sum by (function, reason) (rate(lambda_durable_exporter_invalid_executions_total{`+sel+`}[$__rate_interval])) * 60`, "invalid {{reason}} {{function}}")).
+			Span(12).Height(8)).
+		WithPanel(tsPanel("Checkpoints",
+			"With --storage.path: checkpoint writes and failed writes per minute per exporter instance (LambdaDurableExporterStorageFailing fires on failures), checkpoints found unusable at start, and the functions whose state was resumed from a checkpoint at start. Empty without --storage.path.", "short", false,
+			query(`sum by (instance) (rate(lambda_durable_exporter_storage_writes_total[$__rate_interval])) * 60`, "writes {{instance}}"),
+			query(`sum by (instance) (rate(lambda_durable_exporter_storage_write_failures_total[$__rate_interval])) * 60`, "failed writes {{instance}}"),
+			query(`sum by (instance) (increase(lambda_durable_exporter_storage_load_failures_total[$__rate_interval]))`, "unusable checkpoints at start {{instance}}"),
+			query(`sum by (instance) (lambda_durable_exporter_state_restored{`+sel+`})`, "resumed functions {{instance}}")).
 			Span(12).Height(8)).
 		WithPanel(tsPanel("Clock skew",
 			"lambda_durable_exporter_clock_skew_seconds: the Lambda API's clock minus the exporter's, from the Date header of its answers (the exporter corrects for it; LambdaDurableExporterClockSkew fires above 60s).", "s", false,

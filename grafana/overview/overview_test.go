@@ -258,7 +258,7 @@ func TestDashboardShape(t *testing.T) {
 			all += tg.Expr + "\n"
 			// Per-function metrics are filtered by both variables.
 			if strings.Contains(tg.Expr, "lambda_durable_") &&
-				!regexp.MustCompile(`api_requests_total|config_last_reload|build_info|exporter_targets|shard_info|discover`).MatchString(tg.Expr) &&
+				!regexp.MustCompile(`api_requests_total|config_last_reload|build_info|exporter_targets|shard_info|discover|storage_write|storage_load`).MatchString(tg.Expr) &&
 				(!strings.Contains(tg.Expr, `function=~"$function"`) || !strings.Contains(tg.Expr, `qualifier=~"$qualifier"`)) {
 				t.Errorf("panel %q: %q does not filter on $function and $qualifier", p.Title, tg.Expr)
 			}

@@ -65,9 +65,11 @@ func parseFunctionName(s string) (funcRef, *apiError) {
 // listQuery is a validated ListDurableExecutionsByFunction request.
 type listQuery struct {
 	qualifier, version string
-	status             string
-	name               string
-	hasName            bool
+	// also is the alias's additional version (weighted routing), or "".
+	also    string
+	status  string
+	name    string
+	hasName bool
 	// StartedAfter keeps executions with Start > afterMs (strictly after);
 	// StartedBefore keeps Start < beforeMs (strictly before).
 	afterMs, beforeMs   int64
@@ -220,7 +222,7 @@ func decodeCursor(m string) (*cursor, bool) {
 
 func (q *listQuery) match(e *entry) bool {
 	return (e.raw != nil || e.visibleMs <= q.nowMs) &&
-		(q.version == "" || e.version == q.version) &&
+		(q.version == "" || e.version == q.version || (q.also != "" && e.version == q.also)) &&
 		(q.status == "" || e.status == q.status) &&
 		(!q.hasName || e.name == q.name)
 }
@@ -338,7 +340,7 @@ func (s *Server) list(label string, v url.Values) (any, *apiError) {
 	if q.qualifier != "" {
 		q.version = q.qualifier
 		if v, ok := f.aliases[q.qualifier]; ok {
-			q.version = v
+			q.version, q.also = v, f.routing[q.qualifier]
 		} else if !f.versions[q.qualifier] {
 			return nil, notFound
 		}
@@ -385,26 +387,14 @@ type durableConfig struct {
 	RetentionPeriodInDays int
 }
 
-type getResponse struct {
-	DurableExecutionArn   string
-	DurableExecutionName  string
-	FunctionArn           string
-	Status                string
-	StartTimestamp        epochMs
-	EndTimestamp          *epochMs `json:",omitempty"`
-	Version               string
-	Error                 *errorObject `json:",omitempty"`
-	ExecutionDataIncluded bool
-	InputPayload          string `json:",omitempty"`
-	Result                string `json:",omitempty"`
-	DurableConfig         durableConfig
-}
-
 // get serves GetDurableExecution. It finds executions before they become
 // visible in listings (reads by ARN are taken as consistent). Error
-// {ErrorType, ErrorMessage} is present for FAILED, TIMED_OUT and STOPPED
-// whatever IncludeExecutionData says; ErrorData, StackTrace, InputPayload and
-// Result only when it is true (the default).
+// {ErrorType, ErrorMessage, ErrorData, StackTrace}, InputPayload and Result
+// are present only when IncludeExecutionData is true (the default), as the
+// API documents. Options.PayloadBytes makes InputPayload, Result and
+// ErrorData that large. The members come in one of two orders, chosen by the
+// execution's sequence number (odd: the payloads first and Status last), so
+// that clients cannot depend on the order.
 func (s *Server) get(arn string, v url.Values) (any, *apiError) {
 	include := true
 	if x := v.Get("IncludeExecutionData"); x != "" {
@@ -422,45 +412,111 @@ func (s *Server) get(arn string, v url.Values) (any, *apiError) {
 		}
 		return nil, resourceNotFound("Durable execution not found: %s", arn)
 	}
-	resp := &getResponse{
-		DurableExecutionArn:   e.arn,
-		DurableExecutionName:  e.name,
-		FunctionArn:           e.functionARN,
-		Status:                e.status,
-		StartTimestamp:        epochMs(e.startMs),
-		Version:               e.version,
-		ExecutionDataIncluded: include,
-		DurableConfig:         durableConfig{ExecutionTimeout: 86400 * 7, RetentionPeriodInDays: 14},
+	m := map[string]any{
+		"DurableExecutionArn":   e.arn,
+		"DurableExecutionName":  e.name,
+		"FunctionArn":           e.functionARN,
+		"Status":                e.status,
+		"StartTimestamp":        epochMs(e.startMs),
+		"Version":               e.version,
+		"ExecutionDataIncluded": include,
+		"DurableConfig":         durableConfig{ExecutionTimeout: 86400 * 7, RetentionPeriodInDays: 14},
 	}
 	if e.ended {
-		end := epochMs(e.endMs)
-		resp.EndTimestamp = &end
-	}
-	if eo := executionError(e.status); eo != nil {
-		if include {
-			eo.ErrorData = `{"attempt":3}`
-			eo.StackTrace = []string{"at handler (index.mjs:42:11)", "at step (durable.mjs:108:5)"}
-		}
-		resp.Error = eo
+		m["EndTimestamp"] = epochMs(e.endMs)
 	}
 	if include {
-		resp.InputPayload = `{"executionName":` + strconv.Quote(e.name) + `}`
+		if eo := s.executionError(e); eo != nil {
+			eo.ErrorData = padded(`{"attempt":3`, s.opts.PayloadBytes)
+			eo.StackTrace = []string{"at handler (index.mjs:42:11)", "at step (durable.mjs:108:5)"}
+			m["Error"] = eo
+		}
+		m["InputPayload"] = padded(`{"executionName":`+strconv.Quote(e.name), s.opts.PayloadBytes)
 		if e.status == StatusSucceeded {
-			resp.Result = `{"ok":true}`
+			m["Result"] = padded(`{"ok":true`, s.opts.PayloadBytes)
 		}
 	}
-	return resp, nil
+	order := getOrder
+	if e.seq%2 == 1 {
+		order = getOrderPayloadsFirst
+	}
+	return orderedObject{keys: order, values: m}, nil
 }
 
-// executionError is the simulated error of a terminal execution.
-func executionError(status string) *errorObject {
-	switch status {
-	case StatusFailed:
-		return &errorObject{ErrorType: "StepFailedError", ErrorMessage: "step \"charge\" failed after 3 attempts"}
-	case StatusTimedOut:
-		return &errorObject{ErrorType: "Lambda.DurableExecutionTimedOut", ErrorMessage: "The durable execution exceeded its ExecutionTimeout."}
-	case StatusStopped:
-		return &errorObject{ErrorType: "Lambda.DurableExecutionStopped", ErrorMessage: "The durable execution was stopped by StopDurableExecution."}
+// The two member orders of a GetDurableExecution answer.
+var (
+	getOrder = []string{"DurableExecutionArn", "DurableExecutionName", "FunctionArn", "Status",
+		"StartTimestamp", "EndTimestamp", "Version", "Error", "ExecutionDataIncluded",
+		"InputPayload", "Result", "DurableConfig"}
+	getOrderPayloadsFirst = []string{"InputPayload", "Result", "DurableExecutionArn", "DurableExecutionName",
+		"FunctionArn", "StartTimestamp", "EndTimestamp", "Version", "ExecutionDataIncluded",
+		"DurableConfig", "Error", "Status"}
+)
+
+// orderedObject encodes the present members of values in the order of keys.
+type orderedObject struct {
+	keys   []string
+	values map[string]any
+}
+
+// MarshalJSON implements json.Marshaler.
+func (o orderedObject) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for _, k := range o.keys {
+		v, ok := o.values[k]
+		if !ok {
+			continue
+		}
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, k)
+		b = append(b, ':')
+		x, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, x...)
 	}
-	return nil
+	return append(b, '}'), nil
+}
+
+// padded closes the JSON object text head, padded with a "pad" member so
+// that the whole is at least n bytes long (n <= 0: no padding).
+func padded(head string, n int) string {
+	const member = `,"pad":"`
+	if pad := n - len(head) - len(member) - 2; pad > 0 {
+		return head + member + strings.Repeat("x", pad) + `"}`
+	}
+	return head + "}"
+}
+
+// executionError is the simulated error of a terminal execution: for
+// FAILED, the type set with [Server.SetErrorType], else the next of
+// Options.ErrorTypes for the function (by the execution's sequence number),
+// else StepFailedError; the Lambda types for TIMED_OUT and STOPPED. It is
+// nil for other statuses and after [Server.RemoveError]. The caller holds
+// the read lock.
+func (s *Server) executionError(e *entry) *errorObject {
+	if e.noError {
+		return nil
+	}
+	var eo *errorObject
+	switch e.status {
+	case StatusFailed:
+		eo = &errorObject{ErrorType: "StepFailedError", ErrorMessage: "step \"charge\" failed after 3 attempts"}
+		if types := s.opts.ErrorTypes[functionOfARN(e.arn)]; len(types) > 0 {
+			eo.ErrorType = types[e.seq%uint64(len(types))]
+		}
+	case StatusTimedOut:
+		eo = &errorObject{ErrorType: "Lambda.DurableExecutionTimedOut", ErrorMessage: "The durable execution exceeded its ExecutionTimeout."}
+	case StatusStopped:
+		eo = &errorObject{ErrorType: "Lambda.DurableExecutionStopped", ErrorMessage: "The durable execution was stopped by StopDurableExecution."}
+	default:
+		return nil
+	}
+	if e.errType != nil {
+		eo.ErrorType = *e.errType
+	}
+	return eo
 }

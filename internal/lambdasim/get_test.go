@@ -2,7 +2,11 @@ package lambdasim_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -53,17 +57,18 @@ func TestGetDurableExecution(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Without execution data there is no Error either.
 	if out.Status != types.ExecutionStatusFailed || !out.EndTimestamp.Equal(t0.Add(-90*time.Second)) ||
-		aws.ToString(out.Version) != "1" || out.Error == nil ||
-		aws.ToString(out.Error.ErrorType) != "StepFailedError" || aws.ToString(out.Error.ErrorMessage) == "" ||
-		out.Error.StackTrace != nil || out.Error.ErrorData != nil {
+		aws.ToString(out.Version) != "1" || out.Error != nil || out.InputPayload != nil {
 		t.Fatalf("failed, no data: %+v err %+v", out, out.Error)
 	}
 	out, err = get(failed, nil) // IncludeExecutionData defaults to true
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !aws.ToBool(out.ExecutionDataIncluded) || len(out.Error.StackTrace) != 2 || out.InputPayload == nil {
+	if !aws.ToBool(out.ExecutionDataIncluded) || out.Error == nil || len(out.Error.StackTrace) != 2 || out.InputPayload == nil ||
+		aws.ToString(out.Error.ErrorType) != "StepFailedError" || aws.ToString(out.Error.ErrorMessage) == "" ||
+		aws.ToString(out.Error.ErrorData) == "" {
 		t.Fatalf("failed, with data: %+v", out)
 	}
 
@@ -87,6 +92,99 @@ func TestGetDurableExecution(t *testing.T) {
 	h.sim.ResetRequests()
 	if got := h.sim.Requests()[lambdasim.OpGet]; got != 0 {
 		t.Fatalf("after reset: %d", got)
+	}
+}
+
+func TestGetErrorTypesAndPayloads(t *testing.T) {
+	const payload = 100 << 10
+	h := newHarness(t, lambdasim.Options{
+		ErrorTypes:   map[string][]string{"orders": {"A", "B"}},
+		PayloadBytes: payload,
+	})
+	at := t0.Add(-time.Hour)
+	var arns []string
+	for i, status := range []string{lambdasim.StatusFailed, lambdasim.StatusFailed, lambdasim.StatusFailed,
+		lambdasim.StatusTimedOut, lambdasim.StatusStopped, lambdasim.StatusFailed, lambdasim.StatusFailed, lambdasim.StatusSucceeded} {
+		arn := h.sim.Start("orders", "1", fmt.Sprintf("x-%d", i), at)
+		if err := h.sim.End(arn, status, at.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		arns = append(arns, arn)
+	}
+	other := h.sim.Start("billing", "1", "b", at)
+	if err := h.sim.End(other, lambdasim.StatusFailed, at.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.sim.SetErrorType(arns[5], ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.sim.RemoveError(arns[6]); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.sim.SetErrorType("nosuch", "X"); !errors.Is(err, lambdasim.ErrNotFound) {
+		t.Fatalf("SetErrorType(nosuch) = %v", err)
+	}
+	if err := h.sim.RemoveError("nosuch"); !errors.Is(err, lambdasim.ErrNotFound) {
+		t.Fatalf("RemoveError(nosuch) = %v", err)
+	}
+	errType := func(arn string) (string, bool) {
+		t.Helper()
+		out, err := h.client.GetDurableExecution(context.Background(), &lambda.GetDurableExecutionInput{
+			DurableExecutionArn: aws.String(arn), IncludeExecutionData: aws.Bool(true),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(aws.ToString(out.InputPayload)); n < payload {
+			t.Fatalf("%s: InputPayload of %d bytes, want at least %d", arn, n, payload)
+		}
+		if out.Error == nil {
+			return "", false
+		}
+		if n := len(aws.ToString(out.Error.ErrorData)); n < payload {
+			t.Fatalf("%s: ErrorData of %d bytes", arn, n)
+		}
+		return aws.ToString(out.Error.ErrorType), true
+	}
+	// Executions 1, 2, 3 have sequence numbers 1, 2, 3: B, A, B.
+	for i, want := range []string{"B", "A", "B", "Lambda.DurableExecutionTimedOut", "Lambda.DurableExecutionStopped", ""} {
+		if got, ok := errType(arns[i]); !ok || got != want {
+			t.Errorf("execution %d: ErrorType %q (present %v), want %q", i, got, ok, want)
+		}
+	}
+	if got, ok := errType(arns[6]); ok {
+		t.Errorf("removed Error still served: %q", got)
+	}
+	if got, ok := errType(arns[7]); ok {
+		t.Errorf("SUCCEEDED with Error %q", got)
+	}
+	if got, _ := errType(other); got != "StepFailedError" {
+		t.Errorf("function without ErrorTypes: %q", got)
+	}
+}
+
+// TestGetMemberOrder checks that answers come in both member orders, with
+// the payloads before and after Error and Status.
+func TestGetMemberOrder(t *testing.T) {
+	h := newHarness(t, lambdasim.Options{})
+	var orders []string
+	for i := range 2 {
+		arn := h.sim.Start("orders", "1", fmt.Sprintf("x-%d", i), t0.Add(-time.Hour))
+		if err := h.sim.End(arn, lambdasim.StatusFailed, t0); err != nil {
+			t.Fatal(err)
+		}
+		body := string(rawGet(t, h.url+"/2025-12-01/durable-executions/"+url.PathEscape(arn), http.StatusOK))
+		in, e, st := strings.Index(body, `"InputPayload"`), strings.Index(body, `"Error"`), strings.Index(body, `"Status"`)
+		if in < 0 || e < 0 || st < 0 {
+			t.Fatalf("members missing: %s", body)
+		}
+		if !json.Valid([]byte(body)) {
+			t.Fatalf("not JSON: %s", body)
+		}
+		orders = append(orders, fmt.Sprint(in < e, in < st))
+	}
+	if orders[0] == orders[1] {
+		t.Fatalf("both answers in one order: %v", orders)
 	}
 }
 

@@ -95,6 +95,21 @@ type Options struct {
 	// ListRate (0 = unlimited).
 	ListFunctionsRate float64
 
+	// ErrorTypes gives, per function name, the ErrorType values of its
+	// FAILED executions: each execution gets one of them by its sequence
+	// number (so they cycle in the order executions were started). Without
+	// an entry, FAILED executions have type StepFailedError. TIMED_OUT and
+	// STOPPED executions always have Lambda.DurableExecutionTimedOut and
+	// Lambda.DurableExecutionStopped. [Server.SetErrorType] overrides both.
+	ErrorTypes map[string][]string
+
+	// PayloadBytes, when > 0, makes the InputPayload, Result and
+	// Error.ErrorData of GetDurableExecution answers with
+	// IncludeExecutionData=true at least that long each (JSON object texts
+	// padded with a "pad" member), so a FAILED execution's answer is over
+	// twice that. The default is a few bytes each.
+	PayloadBytes int
+
 	// Intercept, when set, is called for every authenticated API request
 	// before it is served (and before rate limiting); a non-nil Fault changes
 	// the answer. It may be called concurrently.
@@ -204,6 +219,9 @@ type function struct {
 	name     string
 	versions map[string]bool
 	aliases  map[string]string
+	// routing maps an alias to its additional version, which receives a
+	// share of the alias's invocations (weighted alias routing).
+	routing map[string]string
 	// sorted holds the items with a start time, ordered by sortKey; it may
 	// be out of order while dirty is set (see Server.readLock).
 	sorted []*entry
@@ -234,6 +252,10 @@ type entry struct {
 	hasStart, ended                 bool
 	seq                             uint64
 	raw                             []byte
+	// errType overrides the ErrorType of a terminal execution's Error
+	// (SetErrorType); noError leaves the Error out (RemoveError).
+	errType *string
+	noError bool
 }
 
 // New returns a Server with no functions.
@@ -295,6 +317,20 @@ func (s *Server) AddFunction(name string, versions []string, aliases map[string]
 	}
 }
 
+// AddWeightedAlias registers an alias that routes to two versions, as a
+// canary does (RoutingConfig.AdditionalVersionWeights): listing by the alias
+// lists the executions of both. Executions started with the alias as their
+// version run under primary; start them with an explicit version to model
+// the share that additional receives.
+func (s *Server) AddWeightedAlias(name, alias, primary, additional string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.function(name)
+	f.versions[primary], f.versions[additional] = true, true
+	f.aliases[alias] = primary
+	f.routing[alias] = additional
+}
+
 // function returns the named function, registering it if absent. The caller
 // holds the write lock.
 func (s *Server) function(name string) *function {
@@ -304,6 +340,7 @@ func (s *Server) function(name string) *function {
 			name:      name,
 			versions:  map[string]bool{"$LATEST": true},
 			aliases:   make(map[string]string),
+			routing:   make(map[string]string),
 			createdMs: s.now().UnixMilli(),
 		}
 		s.funcs[name] = f
@@ -472,6 +509,35 @@ func (s *Server) End(arn, status string, at time.Time) error {
 		return fmt.Errorf("end %s at %s: %w", arn, at.UTC().Format(time.RFC3339Nano), ErrEndBefore)
 	}
 	e.status, e.endMs, e.ended = status, at.UnixMilli(), true
+	return nil
+}
+
+// SetErrorType sets the ErrorType of the execution's Error, served once it
+// has ended with FAILED, TIMED_OUT or STOPPED; "" is served as an empty
+// ErrorType. It undoes RemoveError. It fails with an error wrapping
+// ErrNotFound.
+func (s *Server) SetErrorType(arn, errorType string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.byARN[arn]
+	if e == nil {
+		return fmt.Errorf("set error type of %s: %w", arn, ErrNotFound)
+	}
+	e.errType, e.noError = &errorType, false
+	return nil
+}
+
+// RemoveError makes GetDurableExecution answer the execution without an
+// Error member, whatever its status. It fails with an error wrapping
+// ErrNotFound.
+func (s *Server) RemoveError(arn string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.byARN[arn]
+	if e == nil {
+		return fmt.Errorf("remove error of %s: %w", arn, ErrNotFound)
+	}
+	e.noError = true
 	return nil
 }
 

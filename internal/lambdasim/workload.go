@@ -34,6 +34,10 @@ type Workload struct {
 	// its configuration reports ([Server.SetExecutionTimeout]); the others
 	// keep the default of one day.
 	ExecutionTimeouts map[string]time.Duration
+	// ErrorTypes gives, per function, the ErrorType values its FAILED
+	// executions draw from (uniformly, from the workload's random source);
+	// see also Options.ErrorTypes.
+	ErrorTypes map[string][]string
 	// Tick is the real-time interval at which the simulated clock
 	// (Options.Now) is sampled to start and end executions; default 100ms.
 	// With a fake clock, executions are generated when the clock moves.
@@ -194,6 +198,9 @@ func (g *workloadGen) start(at, now time.Time) {
 		status = StatusTimedOut
 	case u < 0.15:
 		status = StatusStopped
+	}
+	if types := g.w.ErrorTypes[fn]; status == StatusFailed && len(types) > 0 {
+		_ = g.s.SetErrorType(arn, types[g.rng.IntN(len(types))])
 	}
 	end := at.Add(g.duration())
 	if !end.After(now) {

@@ -196,3 +196,34 @@ func TestWorkloadLongRunners(t *testing.T) {
 		t.Fatalf("long runners aged %v, want %v", got, ages)
 	}
 }
+
+func TestWorkloadErrorTypes(t *testing.T) {
+	h := newHarness(t, lambdasim.Options{})
+	fns := []string{"a", "b"}
+	types := []string{"X", "Y", "Z"}
+	runWorkload(t, h.sim, lambdasim.Workload{Functions: fns, Seed: 3, MaxBacklog: 300, Tick: 5 * time.Millisecond,
+		ErrorTypes: map[string][]string{"a": types}})
+	waitFor(t, "backlog", func() bool { return len(all(h.sim, fns)) >= 300 })
+	seen := map[string]map[string]int{"a": {}, "b": {}}
+	for _, e := range all(h.sim, fns) {
+		if e.Status != lambdasim.StatusFailed {
+			continue
+		}
+		out, err := h.client.GetDurableExecution(context.Background(), &lambda.GetDurableExecutionInput{DurableExecutionArn: aws.String(e.ARN)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[e.Function][aws.ToString(out.Error.ErrorType)]++
+	}
+	for typ := range seen["a"] {
+		if !slices.Contains(types, typ) {
+			t.Errorf("function a: error type %q", typ)
+		}
+	}
+	if len(seen["a"]) < 2 {
+		t.Errorf("function a: error types %v, want several of %v", seen["a"], types)
+	}
+	if len(seen["b"]) != 1 || seen["b"]["StepFailedError"] == 0 {
+		t.Errorf("function b: error types %v, want StepFailedError only", seen["b"])
+	}
+}

@@ -76,7 +76,16 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .Values.sharding.enabled (gt (len (include "lde.fullname" .)) 52) }}
 {{- fail (printf "sharding.enabled: the StatefulSet name %q is longer than 52 characters (its pods' controller-revision-hash label would exceed 63): shorten it with fullnameOverride" (include "lde.fullname" .)) }}
 {{- end }}
+{{- if and .Values.persistence.enabled .Values.sharding.enabled .Values.persistence.existingClaim }}
+{{- fail "persistence.existingClaim cannot be used with sharding.enabled: every shard needs a volume of its own, which the StatefulSet's volumeClaimTemplates create (unset persistence.existingClaim)" }}
+{{- end }}
+{{- if and .Values.persistence.enabled (not .Values.sharding.enabled) (gt (int .Values.replicaCount) 1) }}
+{{- fail "persistence.enabled: the Deployment's replicas would share one checkpoint directory; keep replicaCount at 1, or use sharding.enabled (one volume per shard)" }}
+{{- end }}
 {{- range .Values.extraArgs }}
+{{- if and $.Values.persistence.enabled (hasPrefix "--storage.path" (toString .)) }}
+{{- fail "extraArgs has --storage.path, but persistence.enabled already sets it to persistence.mountPath: use one or the other" }}
+{{- end }}
 {{- if and $.Values.sharding.enabled (hasPrefix "--shard." (toString .)) }}
 {{- fail (printf "extraArgs has %s, but sharding.enabled sets the shard flags itself (--shard.total=sharding.shards --shard.auto)" .) }}
 {{- end }}
@@ -152,6 +161,39 @@ httpGet:
 {{- end }}
 {{- end }}
 
+{{/* Name of the PersistentVolumeClaim the Deployment mounts with persistence.enabled: persistence.existingClaim or the chart's. */}}
+{{- define "lde.persistence.claimName" -}}
+{{- if .Values.persistence.existingClaim }}
+{{- .Values.persistence.existingClaim }}
+{{- else }}
+{{- printf "%s-storage" (include "lde.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/* The spec of the chart's PersistentVolumeClaim and of the StatefulSet's volumeClaimTemplates. */}}
+{{- define "lde.persistence.claimSpec" -}}
+accessModes:
+  {{- toYaml .Values.persistence.accessModes | nindent 2 }}
+{{- with .Values.persistence.storageClassName }}
+storageClassName: {{ . | quote }}
+{{- end }}
+resources:
+  requests:
+    storage: {{ .Values.persistence.size | quote }}
+{{- end }}
+
+{{/*
+The pod security context: podSecurityContext, plus fsGroup 65532 (the image's nonroot group) with
+persistence.enabled when podSecurityContext sets no fsGroup, so that the exporter can write the volume.
+*/}}
+{{- define "lde.podSecurityContext" -}}
+{{- $psc := deepCopy (default (dict) .Values.podSecurityContext) }}
+{{- if and .Values.persistence.enabled (not (hasKey $psc "fsGroup")) }}
+{{- $_ := set $psc "fsGroup" 65532 }}
+{{- end }}
+{{- toYaml $psc }}
+{{- end }}
+
 {{/*
 The pod template (metadata and spec) shared by the Deployment and, with sharding.enabled, the
 StatefulSet. A sharded replica gets --shard.total and --shard.auto, which reads its index from the
@@ -184,7 +226,7 @@ spec:
   priorityClassName: {{ . }}
   {{- end }}
   securityContext:
-    {{- toYaml .Values.podSecurityContext | nindent 4 }}
+    {{- include "lde.podSecurityContext" . | nindent 4 }}
   terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
   containers:
     - name: exporter
@@ -198,6 +240,9 @@ spec:
         - --log.format={{ .Values.logFormat }}
         {{- if include "lde.webConfig.enabled" . }}
         - --web.config.file=/etc/lambda-durable-exporter/web/web-config.yml
+        {{- end }}
+        {{- if .Values.persistence.enabled }}
+        - --storage.path={{ .Values.persistence.mountPath }}
         {{- end }}
         {{- if .Values.sharding.enabled }}
         - --shard.total={{ .Values.sharding.shards }}
@@ -243,6 +288,12 @@ spec:
           mountPath: /etc/lambda-durable-exporter/web
           readOnly: true
         {{- end }}
+        {{- if .Values.persistence.enabled }}
+        # Checkpoints (--storage.path): the Deployment's PersistentVolumeClaim, or this shard's
+        # claim from the StatefulSet's volumeClaimTemplates.
+        - name: storage
+          mountPath: {{ .Values.persistence.mountPath }}
+        {{- end }}
         {{- with .Values.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -275,6 +326,11 @@ spec:
                 - key: tls.key
                   path: tls/tls.key
           {{- end }}
+    {{- end }}
+    {{- if and .Values.persistence.enabled (not .Values.sharding.enabled) }}
+    - name: storage
+      persistentVolumeClaim:
+        claimName: {{ include "lde.persistence.claimName" . }}
     {{- end }}
     {{- with .Values.extraVolumes }}
     {{- toYaml . | nindent 4 }}
