@@ -33,6 +33,7 @@ type Collector struct {
 	pollSuccess, pollDuration, lastSuccess, tracked *prometheus.Desc
 	pollRequests, corrections, overruns, invalid    *prometheus.Desc
 	clockSkew, restored, errorsPending              *prometheus.Desc
+	timeout                                         *prometheus.Desc // timeout.go
 }
 
 // New returns a Collector reading from src.
@@ -86,6 +87,7 @@ func New(src snapshot.Source) *Collector {
 			"With breakdown error_type: counted FAILED, TIMED_OUT and STOPPED executions whose error is still to be read (at most 10000; past that they count as error_type=\"unread\").", labels),
 		invalid: desc("exporter", "invalid_executions_total",
 			"Executions returned by the API that were not taken as they came, by reason; each execution counted once per reason.", with("reason")),
+		timeout: newTimeoutDesc(labels),
 	}
 }
 
@@ -94,6 +96,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.executions, c.finished, c.duration, c.errors, c.oldestRunning, c.runningOlder, c.pollSuccess, c.pollDuration,
 		c.lastSuccess, c.tracked, c.pollRequests, c.corrections, c.overruns, c.invalid, c.clockSkew, c.restored, c.errorsPending,
+		c.timeout,
 	} {
 		ch <- d
 	}
@@ -149,6 +152,7 @@ func (c *Collector) collect(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 	if s.Stored {
 		gauge(c.restored, boolFloat(s.Restored))
 	}
+	c.collectTimeout(ch, s, l)
 	if s.ByErrorType {
 		gauge(c.errorsPending, float64(s.PendingErrors))
 	}

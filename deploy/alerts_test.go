@@ -83,7 +83,7 @@ func TestAlertRules(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		"LambdaDurableExecutionsFailed", "LambdaDurableExecutionsTimedOut", "LambdaDurableExecutionRunningTooLong",
+		"LambdaDurableExecutionsFailed", "LambdaDurableExecutionsTimedOut", "LambdaDurableExecutionRunningTooLong", "LambdaDurableExecutionNearTimeout",
 		"LambdaDurableExecutionFailureRatioHigh", "LambdaDurableExporterPollsFailing", "LambdaDurableExporterAbsent",
 		"LambdaDurableExporterApiThrottled", "LambdaDurableExporterShardMissing",
 	} {

@@ -30,6 +30,9 @@ type Finder interface {
 	DurableFunctions(ctx context.Context) ([]scrape.Function, error)
 	TaggedFunctions(ctx context.Context, tags map[string]string) (map[string]bool, error)
 	CallerAccount(ctx context.Context) (string, error)
+	// ExecutionTimeout reads a function's DurableConfig.ExecutionTimeout
+	// (ok false when it has none).
+	ExecutionTimeout(ctx context.Context, function, qualifier string) (d time.Duration, ok bool, err error)
 }
 
 // FinderFunc returns the Finder of an access.
@@ -113,6 +116,8 @@ type update struct {
 	specs  []poller.Spec
 	err    error
 	gen    int
+	// or the execution timeouts read of static targets, by key:
+	timeouts map[string]time.Duration
 }
 
 // New returns a fleet; Run drives it.
@@ -154,9 +159,11 @@ func (f *Fleet) Run(ctx context.Context, first *config.Config) {
 		gen        int
 		finders    FinderFunc
 		poolOpts   scrape.PoolOptions
+		timeouts   = map[string]time.Duration{} // of static targets, by key
 	)
 	apply := func() {
 		specs := f.specs(cfg, account, discovered)
+		withTimeouts(specs, timeouts)
 		f.metrics.targets.Set(float64(len(specs)))
 		f.o.Manager.Apply(ctx, settingsOf(cfg), specs)
 	}
@@ -183,6 +190,9 @@ func (f *Fleet) Run(ctx context.Context, first *config.Config) {
 				delete(discovered, k)
 			}
 		}
+		static := f.specs(cfg, account, nil)
+		keepTimeouts(timeouts, static)
+		go f.readTimeouts(dctx, finders, gen, static, timeoutRefresh(cfg))
 		f.metrics.discoverySuccess.Reset()
 		f.metrics.discovered.Reset()
 		apply()
@@ -235,6 +245,10 @@ func (f *Fleet) Run(ctx context.Context, first *config.Config) {
 				}
 			case u.gen != gen:
 				// from a configuration that was replaced
+			case u.timeouts != nil:
+				if mergeTimeouts(timeouts, u.timeouts) {
+					apply()
+				}
 			case u.err != nil:
 				// keep the last known set
 			case !slices.EqualFunc(discovered[u.source], u.specs, specEq):
@@ -245,7 +259,9 @@ func (f *Fleet) Run(ctx context.Context, first *config.Config) {
 	}
 }
 
-func specEq(a, b poller.Spec) bool { return a.Key == b.Key && a.APIName == b.APIName }
+func specEq(a, b poller.Spec) bool {
+	return a.Key == b.Key && a.APIName == b.APIName && a.ExecutionTimeout == b.ExecutionTimeout
+}
 
 // callerAccount asks STS for the default credentials' account; without it
 // the account_id label stays empty for functions given by bare name.
@@ -321,6 +337,7 @@ func (f *Fleet) discoverOnce(ctx context.Context, finder Finder, region string, 
 		}
 		s := spec(fn.Name, fn.ARN, d.Qualifier, "", region, acct, d.RoleARN, d.ExternalID, d.Statuses, d.Window)
 		s.ByVersion, s.ByErrorType = breakdowns(d.Breakdown)
+		s.ExecutionTimeout = fn.ExecutionTimeout
 		specs = append(specs, s)
 	}
 	slices.SortFunc(specs, func(a, b poller.Spec) int { return strings.Compare(a.Key, b.Key) })

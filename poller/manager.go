@@ -45,6 +45,10 @@ type Spec struct {
 	// MaxErrorTypes caps the distinct error types (0 = 20).
 	ByVersion, ByErrorType bool
 	MaxErrorTypes          int
+	// ExecutionTimeout is the function's DurableConfig.ExecutionTimeout, 0
+	// when not known. It only reaches the snapshot: a change of it alone
+	// neither restarts the target nor touches its state (see specEqual).
+	ExecutionTimeout time.Duration
 }
 
 // Access says where and as whom the target is polled.
@@ -176,6 +180,10 @@ type target struct {
 	// stored says checkpoints are on; restored that the state came from
 	// one; unsaved that it changed since the last checkpoint was written.
 	stored, restored, unsaved bool
+	// pub serializes snapshot stores of the poll loop with setTimeout;
+	// timeout is the Spec.ExecutionTimeout last applied.
+	pub     sync.Mutex
+	timeout time.Duration
 }
 
 // NewManager returns a manager.
@@ -233,6 +241,7 @@ func (m *Manager) Apply(ctx context.Context, s Settings, specs []Spec) {
 			stop = append(stop, t)
 			start = append(start, change{t, sp})
 		}
+		t.setTimeout(sp.ExecutionTimeout)
 		order = append(order, t)
 	}
 	for k, t := range m.targets {
@@ -506,7 +515,7 @@ func (t *target) publish(tr *tracker, end time.Time, took time.Duration, ok bool
 		s.LastSuccess = float64(end.UnixNano()) / 1e9
 		s.PollRequests = req
 	}
-	t.snap.Store(s)
+	t.store(s)
 }
 
 // republish refreshes labels and statuses of a kept target after a reload.
@@ -515,7 +524,7 @@ func (t *target) republish() {
 	s := *prev
 	s.Target = t.spec.Target
 	s.Statuses = statusesOrAll(t.spec.Statuses)
-	t.snap.Store(&s)
+	t.store(&s)
 }
 
 func statusesOrAll(s []durable.Status) []durable.Status {
@@ -525,6 +534,8 @@ func statusesOrAll(s []durable.Status) []durable.Status {
 	return s
 }
 
+// specEqual says whether a target can keep running on b instead of a;
+// ExecutionTimeout is left out, Apply hands it over without a restart.
 func specEqual(a, b Spec) bool {
 	return a.Target == b.Target && a.Key == b.Key && a.APIName == b.APIName && a.ExecutionName == b.ExecutionName &&
 		a.RoleARN == b.RoleARN && a.ExternalID == b.ExternalID && a.Window == b.Window && slices.Equal(a.Statuses, b.Statuses) &&

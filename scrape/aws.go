@@ -42,7 +42,7 @@ func NewMetrics(namespace string) *Metrics {
 		Name:      "api_requests_total",
 		Help:      "HTTP requests sent to the Lambda API, retries included, by operation and outcome (success, throttled, error).",
 	}, []string{"operation", "outcome"})}
-	for _, op := range []string{OpList, OpGet, OpListFunctions, OpGetResources} {
+	for _, op := range []string{OpList, OpGet, OpListFunctions, OpGetResources, OpGetFunctionConfiguration} {
 		for _, o := range []string{OutcomeSuccess, OutcomeThrottled, OutcomeError} {
 			m.Requests.WithLabelValues(op, o)
 		}

@@ -83,6 +83,9 @@ func (p *Pool) configFor(a Access) aws.Config {
 // Function is a durable function found by discovery.
 type Function struct {
 	Name, ARN, Account, Region string
+	// ExecutionTimeout is its DurableConfig.ExecutionTimeout; 0 when the
+	// configuration carries none.
+	ExecutionTimeout time.Duration
 }
 
 // Discoverer finds durable functions in one account and region.
@@ -131,6 +134,7 @@ func (d *Discoverer) DurableFunctions(ctx context.Context) ([]Function, error) {
 			}
 			fn := Function{Name: *f.FunctionName, ARN: aws.ToString(f.FunctionArn), Region: d.region()}
 			fn.Account = AccountOf(fn.ARN)
+			fn.ExecutionTimeout, _ = executionTimeout(f.DurableConfig)
 			out = append(out, fn)
 		}
 		if m := aws.ToString(page.NextMarker); m != "" {

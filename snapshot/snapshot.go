@@ -53,6 +53,9 @@ type Snapshot struct {
 	// Date header of its answers tells; ClockSkewKnown once measured.
 	ClockSkew      float64
 	ClockSkewKnown bool
+	// ExecutionTimeout is the function's DurableConfig.ExecutionTimeout in
+	// seconds; 0 when not known.
+	ExecutionTimeout float64
 	// ByVersion and ByErrorType say which breakdowns the target has
 	// (config key breakdown). Versions are the per-version numbers, in
 	// version order; Errors the counted failures by error type, in status

@@ -8,7 +8,8 @@ import (
 
 // TestDemoShowsLongRunners: the demo has workflows running for longer than
 // its 24h window, counted as RUNNING, in the oldest start and in the
-// running-age gauges, so that those panels and RunningTooLong show them.
+// running-age gauges, so that those panels and RunningTooLong show them;
+// and that its functions have distinct execution timeouts.
 func TestDemoShowsLongRunners(t *testing.T) {
 	p := start(t, demoEnv, "--demo")
 	const of = "account_id=123456789012,function=order-workflow,qualifier=,region=us-east-1"
@@ -21,8 +22,15 @@ func TestDemoShowsLongRunners(t *testing.T) {
 		o := m["lambda_durable_executions_running_older_than"]
 		// Each function's first poll ends on its own: wait for both.
 		return o != nil && o.samples[age(bl, "2592000")] > 0 && o.samples[age(of, "604800")] > 0 &&
-			m["lambda_durable_execution_oldest_running_start_timestamp_seconds"] != nil
+			m["lambda_durable_execution_oldest_running_start_timestamp_seconds"] != nil &&
+			m["lambda_durable_function_execution_timeout_seconds"] != nil && len(m["lambda_durable_function_execution_timeout_seconds"].samples) == 3
 	})
+	// Distinct timeouts, read with GetFunctionConfiguration; billing's long
+	// runner is past 80% of its timeout (LambdaDurableExecutionNearTimeout).
+	timeouts := m["lambda_durable_function_execution_timeout_seconds"].samples
+	if timeouts[of] != 14*86400 || timeouts[bl] != 45*86400 {
+		t.Errorf("execution timeouts order-workflow %v, billing %v; want 14d and 45d", timeouts[of], timeouts[bl])
+	}
 	older := m["lambda_durable_executions_running_older_than"].samples
 	if older[age(of, "604800")] < 1 || older[age(of, "86400")] < 2 {
 		t.Errorf("order-workflow running older than 1d/7d: %v/%v, want at least 2/1", older[age(of, "86400")], older[age(of, "604800")])

@@ -61,6 +61,7 @@ func (s *stringOrList) UnmarshalJSON(b []byte) error {
 const (
 	actList            = "lambda:ListDurableExecutionsByFunction"
 	actGet             = "lambda:GetDurableExecution"
+	actGetConfig       = "lambda:GetFunctionConfiguration"
 	actListFunctions   = "lambda:ListFunctions"
 	actGetResources    = "tag:GetResources"
 	actAssumeRole      = "sts:AssumeRole"
@@ -83,7 +84,7 @@ var policyFiles = []struct {
 	resource func(string) bool
 	want     string
 }{
-	{policyBase, []string{actList, actGet}, func(r string) bool {
+	{policyBase, []string{actList, actGet, actGetConfig}, func(r string) bool {
 		return strings.HasPrefix(r, "arn:aws:lambda:") && strings.Contains(r, ":function:")
 	}, lambdaFunctionARNs},
 	// Neither action supports resource-level permissions.
@@ -139,7 +140,7 @@ func (p *iamPolicy) allows(action, resource string) bool {
 // TestIAMPolicyDocument checks the policies of deploy/iam are least-privilege
 // identity policies: valid JSON, the current policy language version, only
 // Allow statements each with a unique Sid, exactly the actions each is for
-// (policy.json: the two durable-execution reads; policy-discovery.json:
+// (policy.json: the two durable-execution reads and GetFunctionConfiguration; policy-discovery.json:
 // ListFunctions and GetResources; policy-assume-role.json: AssumeRole), no
 // wildcards in actions, and resources of the right shape.
 func TestIAMPolicyDocument(t *testing.T) {
@@ -227,6 +228,8 @@ func TestIAMPolicyDocument(t *testing.T) {
 		{policyBase, actGet, execution, true},
 		{policyBase, actGet, fn + ":7/durable-execution/x/y", true},
 		{policyBase, actGet, fn, false}, // Get is granted on executions only
+		{policyBase, actGetConfig, fn, true},
+		{policyBase, actGetConfig, fn + ":live", true},
 		{policyBase, "lambda:InvokeFunction", fn, false},
 		{policyBase, actListFunctions, "*", false},
 		{policyBase, actList, "arn:aws:s3:::bucket", false},
@@ -234,6 +237,7 @@ func TestIAMPolicyDocument(t *testing.T) {
 		{policyDiscovery, actGetResources, "*", true},
 		{policyDiscovery, actList, fn, false},
 		{policyDiscovery, "lambda:GetFunction", fn, false},
+		{policyDiscovery, actGetConfig, fn, false},
 		{policyAssumeRole, actAssumeRole, role, true},
 		{policyAssumeRole, actAssumeRole, "arn:aws:iam::444455556666:role/admin", false},
 		{policyAssumeRole, actTagSession, role, false},
@@ -316,6 +320,23 @@ func (r *recorder) calls() (calls []apiCall, problems []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	const listPrefix, listSuffix, getPrefix = "/2025-12-01/functions/", "/durable-executions", "/2025-12-01/durable-executions/"
+	const configPrefix, configSuffix = "/2015-03-31/functions/", "/configuration"
+	// functionARN is the ARN IAM authorizes for a FunctionName (name,
+	// partial or full ARN) and Qualifier.
+	functionARN := func(s lambdasim.Request, name string) string {
+		arn := name
+		switch parts := strings.Split(name, ":"); {
+		case parts[0] == "arn":
+		case len(parts) > 1 && parts[1] == "function":
+			arn = "arn:aws:lambda:" + s.Region + ":" + name
+		default:
+			arn = "arn:aws:lambda:" + s.Region + ":" + s.Account + ":function:" + name
+		}
+		if q := s.Query.Get("Qualifier"); q != "" {
+			arn += ":" + q
+		}
+		return arn
+	}
 	linked := map[string]bool{}
 	servedBy := map[string]int{}
 	for _, s := range r.served {
@@ -332,18 +353,7 @@ func (r *recorder) calls() (calls []apiCall, problems []string) {
 				continue
 			}
 			// IAM authorizes the function ARN, qualified when a Qualifier is sent.
-			arn := name
-			switch parts := strings.Split(name, ":"); {
-			case parts[0] == "arn":
-			case len(parts) > 1 && parts[1] == "function":
-				arn = "arn:aws:lambda:" + s.Region + ":" + name
-			default:
-				arn = "arn:aws:lambda:" + s.Region + ":" + s.Account + ":function:" + name
-			}
-			if q := s.Query.Get("Qualifier"); q != "" {
-				arn += ":" + q
-			}
-			c.action, c.resource = actList, arn
+			c.action, c.resource = actList, functionARN(s, name)
 		case lambdasim.OpGet:
 			arn, err := url.PathUnescape(strings.TrimPrefix(sent.path, getPrefix))
 			if !ok || err != nil || !strings.HasPrefix(sent.path, getPrefix) {
@@ -356,6 +366,13 @@ func (r *recorder) calls() (calls []apiCall, problems []string) {
 				problems = append(problems, fmt.Sprintf("GetDurableExecution of %s with IncludeExecutionData=%q: only error reads (breakdown error_type) ask for the execution's data", arn, v))
 			}
 			c.action, c.resource = actGet, arn
+		case lambdasim.OpGetFunctionConfiguration:
+			name, err := url.PathUnescape(strings.TrimSuffix(strings.TrimPrefix(sent.path, configPrefix), configSuffix))
+			if !ok || err != nil || !strings.HasPrefix(sent.path, configPrefix) || !strings.HasSuffix(sent.path, configSuffix) {
+				problems = append(problems, fmt.Sprintf("a %s request the recorder cannot read: %+v", s.Op, sent))
+				continue
+			}
+			c.action, c.resource = actGetConfig, functionARN(s, name)
 		case lambdasim.OpListFunctions:
 			c.action, c.resource = actListFunctions, "*"
 		case lambdasim.OpGetResources:
@@ -407,7 +424,8 @@ func (r *recorder) calls() (calls []apiCall, problems []string) {
 //
 //   - static functions in the exporter's own account, by name and by ARN
 //     with a qualifier, and one in another account through role_arn with
-//     external_id (ListDurableExecutionsByFunction, AssumeRole);
+//     external_id (ListDurableExecutionsByFunction, AssumeRole), each
+//     with its execution timeout read (GetFunctionConfiguration);
 //   - a long-running execution in each of the two accounts (started 10 days
 //     ago, far outside window and overlap) that ends while the exporter
 //     watches, so that it can only be read back by ARN (GetDurableExecution);

@@ -366,7 +366,7 @@ func startDemo(ctx context.Context, logger *slog.Logger) (string, func(context.C
 		return "", nil, err
 	}
 	go sim.RunWorkload(ctx, lambdasim.Workload{Functions: demoFunctions, LongRunners: demoLongRunners,
-		ErrorTypes: demoErrorTypes, Canaries: demoCanaries})
+		ExecutionTimeouts: demoTimeouts, ErrorTypes: demoErrorTypes, Canaries: demoCanaries})
 	logger.Info("demo mode: simulated Lambda durable API with a live workload", "endpoint", url)
 	return url, shutdown, nil
 }
@@ -379,6 +379,15 @@ var demoFunctions = []string{"order-workflow", "billing", "nightly-report"}
 var demoLongRunners = map[string][]time.Duration{
 	"order-workflow": {30 * time.Hour, 9 * 24 * time.Hour},
 	"billing":        {40 * 24 * time.Hour},
+}
+
+// demoTimeouts are the functions' execution timeouts: billing's 40-day
+// long runner is past 80% of its 45 days, so the time-out headroom panel
+// and the NearTimeout alert show something.
+var demoTimeouts = map[string]time.Duration{
+	"order-workflow": 14 * 24 * time.Hour,
+	"billing":        45 * 24 * time.Hour,
+	"nightly-report": 2 * time.Hour,
 }
 
 // demoErrorTypes are the Error.ErrorType values of the demo's FAILED

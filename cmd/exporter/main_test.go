@@ -193,6 +193,7 @@ func TestBinaryAgainstSimulatedAPI(t *testing.T) {
 	for i := 0; i < 40; i++ {
 		sim.Start("billing", "3", fmt.Sprintf("b-%d", i), now.Add(-time.Duration(i)*time.Minute))
 	}
+	sim.SetExecutionTimeout("billing", 2*time.Hour)
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 
@@ -208,9 +209,22 @@ functions:
     statuses: [RUNNING, FAILED]
 `)
 	p := start(t, append(awsEnv, "AWS_ENDPOINT_URL_LAMBDA="+srv.URL), "--config.file="+cfg)
+	// The static functions' execution timeouts are read with
+	// GetFunctionConfiguration in the background (the simulator's default:
+	// one day; billing's is set to 2h).
 	m := p.metrics(t, func(m map[string]*dto) bool {
-		return m["lambda_durable_executions"] != nil && len(m["lambda_durable_executions"].samples) == 7
+		return m["lambda_durable_executions"] != nil && len(m["lambda_durable_executions"].samples) == 7 &&
+			m["lambda_durable_function_execution_timeout_seconds"] != nil &&
+			len(m["lambda_durable_function_execution_timeout_seconds"].samples) == 2
 	})
+	for k, v := range map[string]float64{
+		"account_id=123456789012,function=orders,qualifier=,region=us-east-1":   86400,
+		"account_id=123456789012,function=billing,qualifier=3,region=us-east-1": 7200,
+	} {
+		if got := m["lambda_durable_function_execution_timeout_seconds"].samples[k]; got != v {
+			t.Errorf("lambda_durable_function_execution_timeout_seconds{%s} = %v, want %v", k, got, v)
+		}
+	}
 	ex := m["lambda_durable_executions"].samples
 	// 2500 orders over 20.8h: all within 24h. i%10==0 run (250); of the
 	// rest, i%4 picks the status.

@@ -120,6 +120,11 @@ func Build() (dashboard.Dashboard, error) {
 		WithPanel(tsPanel("Running executions by age",
 			"lambda_durable_executions_running_older_than: RUNNING executions older than each of running_age_thresholds (default 1h, 1d, 7d, 30d), over the selected functions.", "short", false,
 			query(`sum by (age_seconds) (lambda_durable_executions_running_older_than{`+sel+`})`, "older than {{age_seconds}}s")).
+			Span(12).Height(8)).
+		WithPanel(tsPanel("Time-out headroom",
+			"Age of the oldest RUNNING execution as a share of the function's ExecutionTimeout (lambda_durable_function_execution_timeout_seconds), per function; 100% is the time-out. The LambdaDurableExecutionNearTimeout alert fires above 80%. No line for a function whose timeout is not known or where nothing runs.", "percentunit", false,
+			query(`(time() - min by (function, qualifier) (lambda_durable_execution_oldest_running_start_timestamp_seconds{`+sel+`})) / max by (function, qualifier) (lambda_durable_function_execution_timeout_seconds{`+sel+`})`, "{{function}} {{qualifier}}")).
+			Min(0).
 			Span(12).Height(8))
 
 	// Breakdowns (config key breakdown).

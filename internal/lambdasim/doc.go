@@ -46,6 +46,12 @@
 // MasterRegion) are 400 ValidationException, which the SDK does not model;
 // a bad Marker is InvalidParameterValueException.
 //
+// It serves GetFunctionConfiguration (GET
+// /2015-03-31/functions/{FunctionName}/configuration?Qualifier=) too: the
+// same configuration of $LATEST, a version or an alias's version, 404
+// ResourceNotFoundException for an unknown function or qualifier. The
+// ExecutionTimeout of a function can be set with [Server.SetExecutionTimeout].
+//
 // # World
 //
 // A [World] puts many accounts and regions behind one endpoint and adds STS

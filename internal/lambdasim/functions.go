@@ -1,6 +1,7 @@
 package lambdasim
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -212,7 +213,7 @@ func (s *Server) configuration(f *function, version string, qualified bool) func
 		LoggingConfig:    loggingConfig{LogFormat: "Text", LogGroup: "/aws/lambda/" + f.name},
 	}
 	if !f.plain {
-		c.DurableConfig = &durableConfig{ExecutionTimeout: functionExecTimeout, RetentionPeriodInDays: functionRetentionDays}
+		c.DurableConfig = &durableConfig{ExecutionTimeout: cmp.Or(f.execTimeout, functionExecTimeout), RetentionPeriodInDays: functionRetentionDays}
 	}
 	return c
 }

@@ -84,7 +84,7 @@ func (s *Server) intercept(op, label string, query url.Values, n int) *Fault {
 		return nil
 	}
 	fn := label
-	if op == OpList {
+	if op == OpList || op == OpGetFunctionConfiguration {
 		if ref, err := parseFunctionName(label); err == nil {
 			fn = ref.name
 		}
@@ -113,6 +113,8 @@ func (s *Server) serve(op, label string, query url.Values, reqID string) *respon
 		body, aerr = s.list(label, query)
 	case OpListFunctions:
 		body, aerr = s.listFunctions(query)
+	case OpGetFunctionConfiguration:
+		body, aerr = s.getFunctionConfiguration(label, query)
 	default:
 		body, aerr = s.get(label, query)
 	}
@@ -131,6 +133,9 @@ func route(r *http.Request) (op, label string, ok bool) {
 	switch {
 	case p == listFunctionsPath || p == listFunctionsPath+"/":
 		return OpListFunctions, "", true
+	case strings.HasPrefix(p, listFunctionsPath+"/"):
+		name, ok := routeConfiguration(p)
+		return OpGetFunctionConfiguration, name, ok
 	case strings.HasPrefix(p, listPrefix) && strings.HasSuffix(p, listSuffix):
 		raw := strings.TrimSuffix(strings.TrimPrefix(p, listPrefix), listSuffix)
 		if raw == "" || strings.Contains(raw, "/") {
@@ -201,6 +206,8 @@ func (s *Server) throttle(op string) *apiError {
 		lim = s.getLim
 	case OpListFunctions:
 		lim = s.listFnLim
+	case OpGetFunctionConfiguration:
+		lim = nil // a quota of its own, not simulated
 	}
 	if lim == nil {
 		return nil

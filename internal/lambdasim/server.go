@@ -118,14 +118,14 @@ type Options struct {
 
 // Request describes an API request to [Options.Intercept].
 type Request struct {
-	// Op is OpList, OpGet, OpListFunctions or, through a [World],
+	// Op is OpList, OpGet, OpListFunctions, OpGetFunctionConfiguration or, through a [World],
 	// OpGetResources, OpAssumeRole or OpGetCallerIdentity.
 	Op string
 	// Account and Region identify the Server (partition) serving the
 	// request: its Options.AccountID and Options.Region.
 	Account, Region string
 	// Function is the bare function name: parsed from FunctionName (name,
-	// partial or full ARN) for OpList, from the execution ARN for OpGet. It is
+	// partial or full ARN) for OpList and OpGetFunctionConfiguration, from the execution ARN for OpGet. It is
 	// the raw label when it cannot be parsed; empty for the other
 	// operations.
 	Function string
@@ -238,6 +238,9 @@ type function struct {
 	plain     bool
 	tags      map[string]string
 	tagged    bool
+	// execTimeout is its DurableConfig.ExecutionTimeout in seconds, 0 for
+	// the default (SetExecutionTimeout).
+	execTimeout int
 }
 
 // entry is one listed item: a real execution or an AddRaw item (raw != nil).

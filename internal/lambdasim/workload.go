@@ -30,6 +30,10 @@ type Workload struct {
 	// days or weeks, older than any window (version 2, which the alias
 	// live points at).
 	LongRunners map[string][]time.Duration
+	// ExecutionTimeouts sets, per function, the DurableConfig.ExecutionTimeout
+	// its configuration reports ([Server.SetExecutionTimeout]); the others
+	// keep the default of one day.
+	ExecutionTimeouts map[string]time.Duration
 	// ErrorTypes gives, per function, the ErrorType values its FAILED
 	// executions draw from (uniformly, from the workload's random source);
 	// see also Options.ErrorTypes.
@@ -118,6 +122,9 @@ func (s *Server) RunWorkload(ctx context.Context, w Workload) {
 		if c, ok := w.Canaries[f]; ok {
 			s.AddWeightedAlias(f, "live", "2", c.Version)
 		}
+	}
+	for f, d := range w.ExecutionTimeouts {
+		s.SetExecutionTimeout(f, d)
 	}
 	g := &workloadGen{s: s, w: w, rng: rand.New(rand.NewPCG(uint64(w.Seed), uint64(w.Seed)^0xda3e39cb94b95bdb))}
 
