@@ -328,7 +328,7 @@ func (s *errorScanner) keptString(c byte) (kind, string, error) {
 		}
 		return isString, cutString(s.decoded(), maxKeptBytes), nil
 	case 'n':
-		return absent, "", s.literal("ull")
+		return absent, "", s.literal("null")
 	}
 	return other, "", s.skip(c)
 }
@@ -338,7 +338,7 @@ func (s *errorScanner) keptString(c byte) (kind, string, error) {
 func (s *errorScanner) errorObject(c byte) (errKind, typeKind kind, typ string, err error) {
 	switch c {
 	case 'n':
-		return absent, absent, "", s.literal("ull")
+		return absent, absent, "", s.literal("null")
 	case '{':
 	default:
 		return other, absent, "", s.skip(c)
@@ -464,14 +464,15 @@ func isHex(c byte) bool {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-// literal reads the rest of true, false or null.
-func (s *errorScanner) literal(rest string) error {
-	for i := 0; i < len(rest); i++ {
+// literal reads the rest of word (true, false or null), whose first byte
+// was read.
+func (s *errorScanner) literal(word string) error {
+	for i := 1; i < len(word); i++ {
 		c, err := s.readByte()
 		if err != nil {
 			return err
 		}
-		if c != rest[i] {
+		if c != word[i] {
 			return malformed("the body is not JSON (a bad literal)")
 		}
 	}
@@ -488,11 +489,11 @@ func (s *errorScanner) skip(c byte) error {
 	case c == '{' || c == '[':
 		return s.skipContainer(c)
 	case c == 't':
-		return s.literal("rue")
+		return s.literal("true")
 	case c == 'f':
-		return s.literal("alse")
+		return s.literal("false")
 	case c == 'n':
-		return s.literal("ull")
+		return s.literal("null")
 	case c == '-' || isDigit(c):
 		return s.number(c)
 	}
