@@ -126,6 +126,7 @@ type tracker struct {
 	exported [durable.NumStatuses]bool
 	window   int64 // ms
 	overlap  int64 // ms
+	interval int64 // ms, the poll interval
 	tombTTL  int64 // ms
 
 	baseline    int64 // ms
@@ -182,7 +183,7 @@ func (t *tracker) configure(statuses []durable.Status, window, overlap, interval
 	if exp != t.exported || window != t.window || overlap != t.overlap {
 		t.needFull = true
 	}
-	t.exported, t.window, t.overlap = exp, window, overlap
+	t.exported, t.window, t.overlap, t.interval = exp, window, overlap, interval
 	t.tombTTL = overlap + 3*interval
 }
 
@@ -211,12 +212,31 @@ func (t *tracker) bucketBounds() []float64 {
 // coverage is the earliest StartTimestamp that done keeps at time now.
 func (t *tracker) coverage(now int64) int64 { return now - t.window - t.overlap }
 
-// wantFull says whether the poll starting at now must list the whole window.
-// A resync may come up to a second (a tenth of the period at most) early:
-// polls are scheduled one interval apart to within scheduling noise, and
-// resync_interval equal to interval must mean every poll.
+// wantFull says whether the poll starting at now must list the whole window:
+// the first poll, a forced one, or a resync.
+//
+// Resyncs are spread over the period: each tracker resyncs on a grid of its
+// own, with boundaries at k*resync - phase and the phase taken from its
+// random hash key, so that targets started together (every target of a
+// process, every replica of a rollout) do not all re-list their window in
+// the same minute and drain the account's list budget in bursts. A resync
+// is due at the first poll at or past the next boundary after the last full
+// poll: resyncs come one period apart, the first one after a start within
+// one period. A boundary may be taken up to a second (a tenth of the period
+// at most) early, for scheduling noise; with resync_interval at most the
+// interval, every poll is full.
 func (t *tracker) wantFull(now, resync int64) bool {
-	return !t.primed || t.needFull || (resync > 0 && now-t.lastFull >= resync-min(resync/10, 1000))
+	switch {
+	case !t.primed || t.needFull:
+		return true
+	case resync <= 0:
+		return false
+	case resync <= t.interval:
+		return true
+	}
+	slack := min(resync/10, 1000)
+	phase := int64(t.key % uint64(resync))
+	return (now+slack+phase)/resync > (t.lastFull+slack+phase)/resync
 }
 
 // hash returns the tracker's hash of an ARN.
