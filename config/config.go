@@ -23,7 +23,7 @@ const (
 	DefaultWindow                = 24 * time.Hour
 	DefaultPageSize              = 1000
 	DefaultMaxConcurrency        = 4
-	DefaultResyncInterval        = time.Hour
+	DefaultResyncInterval        = time.Hour // or interval when that is longer (Parse)
 	DefaultOverlap               = 5 * time.Minute
 	DefaultListRequestsPerSecond = 10
 	DefaultGetRequestsPerSecond  = 20
@@ -72,10 +72,13 @@ type Config struct {
 	// Endpoint overrides the Lambda API endpoint (absolute http(s) URL); empty = AWS.
 	Endpoint string `yaml:"endpoint"`
 
-	Interval       time.Duration `yaml:"interval"`        // poll interval, > 0
-	Window         time.Duration `yaml:"window"`          // default gauge window, > 0
-	ResyncInterval time.Duration `yaml:"resync_interval"` // full re-listing period; 0 disables; else >= Interval
-	Overlap        time.Duration `yaml:"overlap"`         // how far back incremental polls re-list, > 0
+	Interval time.Duration `yaml:"interval"` // poll interval, > 0
+	Window   time.Duration `yaml:"window"`   // default gauge window, > 0
+	// ResyncInterval is the full re-listing period; 0 disables; else >=
+	// Interval. Unset in the file, it is the larger of
+	// DefaultResyncInterval and Interval.
+	ResyncInterval time.Duration `yaml:"resync_interval"`
+	Overlap        time.Duration `yaml:"overlap"` // how far back incremental polls re-list, > 0
 	// MaxIdleInterval bounds how rarely an idle function (nothing running,
 	// nothing new) is polled as its polls are spaced out; 0 disables the
 	// backoff, else >= Interval.

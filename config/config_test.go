@@ -80,8 +80,8 @@ func TestParseErrors(t *testing.T) {
 			`line 3: functions[0].window: invalid duration "6": not a valid duration string (a number needs a unit, e.g. "6s")`},
 		{"resync shorter than interval", "interval: 2m\nresync_interval: 1m\n" + fn,
 			`line 2: resync_interval: must be "0s" (disabled) or >= interval "2m", got "1m"`},
-		{"default resync shorter than interval", "interval: 2h\n" + fn,
-			`line 1: resync_interval: must be "0s" (disabled) or >= interval "2h", got "1h" (the default)`},
+		{"explicit resync shorter than a long interval", "interval: 2h\nresync_interval: 1h\n" + fn,
+			`line 2: resync_interval: must be "0s" (disabled) or >= interval "2h", got "1h"`},
 		{"negative resync", "resync_interval: -1h\n" + fn,
 			`line 1: resync_interval: must be >= 0, got "-1h"`},
 
@@ -608,6 +608,16 @@ func TestParseAccepted(t *testing.T) {
 		{"resync disabled", "interval: 2h\nresync_interval: 0s\nfunctions:\n  - name: a\n", func(t *testing.T, c *Config) {
 			if c.ResyncInterval != 0 || c.Interval != 2*time.Hour {
 				t.Errorf("got resync %v interval %v", c.ResyncInterval, c.Interval)
+			}
+		}},
+		{"default resync follows a long interval", "interval: 2h\nfunctions:\n  - name: a\n", func(t *testing.T, c *Config) {
+			if c.ResyncInterval != 2*time.Hour {
+				t.Errorf("resync = %v, want the interval 2h", c.ResyncInterval)
+			}
+		}},
+		{"default resync with a short interval", "interval: 5m\nfunctions:\n  - name: a\n", func(t *testing.T, c *Config) {
+			if c.ResyncInterval != DefaultResyncInterval {
+				t.Errorf("resync = %v, want %v", c.ResyncInterval, DefaultResyncInterval)
 			}
 		}},
 		{"resync equal to interval", "interval: 1h\nresync_interval: 60m\nfunctions:\n  - name: a\n", nil},
