@@ -1010,3 +1010,82 @@ func TestProblemCapCountsOnlyProblems(t *testing.T) {
 		t.Errorf("last line %q", last)
 	}
 }
+
+func TestFileSizeLimit(t *testing.T) {
+	dir := t.TempDir()
+	const fn = "functions:\n  - name: a\n"
+
+	// A file of exactly MaxFileSize bytes is read: comments pad it.
+	limit := filepath.Join(dir, "limit.yaml")
+	pad := MaxFileSize - len(fn)
+	body := fn + "#" + strings.Repeat("x", pad-2) + "\n"
+	if err := os.WriteFile(limit, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := Load(limit); err != nil || len(c.Functions) != 1 {
+		t.Fatalf("Load(file of MaxFileSize bytes) = %v, %v", c, err)
+	}
+
+	// A sparse 10 MB file is refused by its size, unread.
+	big := filepath.Join(dir, "big.yaml")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(10 << 20); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(big)
+	want := `config file "` + big + `": too large: 10485760 bytes, more than the limit of 1048576 bytes (1 MiB)`
+	if err == nil || err.Error() != want {
+		t.Errorf("Load(big) error\n got: %v\nwant: %s", err, want)
+	}
+
+	// Parse refuses the same bytes, one over the limit.
+	_, err = Parse([]byte(body + "\n"))
+	want = `too large: 1048577 bytes, more than the limit of 1048576 bytes (1 MiB)`
+	if err == nil || err.Error() != want {
+		t.Errorf("Parse(MaxFileSize+1 bytes) error\n got: %v\nwant: %s", err, want)
+	}
+}
+
+func TestReadFileStopsPastTheLimit(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	// Not a regular file: no size to check first, so the read stops.
+	_, err := Load("/dev/zero")
+	want := `config file "/dev/zero": too large: more than the limit of 1048576 bytes (1 MiB)`
+	if err == nil || err.Error() != want {
+		t.Errorf("Load(/dev/zero) error\n got: %v\nwant: %s", err, want)
+	}
+}
+
+func TestListLimits(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("functions:\n")
+	for i := range MaxFunctions {
+		fmt.Fprintf(&b, "  - name: f%d\n", i)
+	}
+	if c, err := Parse([]byte(b.String())); err != nil || len(c.Functions) != MaxFunctions {
+		t.Fatalf("Parse(%d functions): %v", MaxFunctions, err)
+	}
+	b.WriteString("  - name: one-more\n")
+	_, err := Parse([]byte(b.String()))
+	if want := `line 2: functions: at most 10000 functions, got 10001`; err == nil || err.Error() != want {
+		t.Errorf("Parse(%d functions) error\n got: %v\nwant: %s", MaxFunctions+1, err, want)
+	}
+
+	b.Reset()
+	b.WriteString("discovery:\n")
+	for range MaxDiscovery + 1 {
+		b.WriteString("  - regions: [us-east-1]\n")
+	}
+	_, err = Parse([]byte(b.String()))
+	if want := `line 2: discovery: at most 1000 discovery entries, got 1001`; err == nil || err.Error() != want {
+		t.Errorf("Parse(%d discovery entries) error\n got: %v\nwant: %s", MaxDiscovery+1, err, want)
+	}
+}

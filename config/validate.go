@@ -101,6 +101,8 @@ func validate(c *Config, fields map[string]field, p *problems) {
 		line := cmp.Or(top.field("functions").keyLine, top.field("discovery").keyLine)
 		p.add(line, "functions", "at least one function or discovery entry is required")
 	}
+	top.check("functions", len(c.Functions) > MaxFunctions, "at most %d functions, got %d", MaxFunctions, len(c.Functions))
+	top.check("discovery", len(c.Discovery) > MaxDiscovery, "at most %d discovery entries, got %d", MaxDiscovery, len(c.Discovery))
 	account := ""
 	if top.check("account_id", (c.AccountID != "" || top.set("account_id")) && !accountRE.MatchString(c.AccountID),
 		"invalid account ID %q (want 12 digits)", c.AccountID) {
