@@ -263,7 +263,9 @@ func tooLarge(size string) error {
 
 // Parse decodes a YAML configuration, applies defaults and validates it.
 // On failure it returns nil and every problem found, joined, in file order.
-// Input larger than MaxFileSize is refused unread.
+// Input larger than MaxFileSize is refused unread. A YAML syntax error is
+// the only problem reported then, as "line N: path: problem" when its line
+// is known.
 func Parse(b []byte) (*Config, error) {
 	if len(b) > MaxFileSize {
 		return nil, tooLarge(fmt.Sprintf("%d bytes, ", len(b)))

@@ -35,11 +35,12 @@ func TestParseErrors(t *testing.T) {
 		{"second document", fn + "---\nregion: x\n",
 			`line 4: unexpected second YAML document (only one is allowed)`},
 		{"yaml syntax error", "interval: 1m\nregion: a: b\n",
-			`yaml: line 2: mapping values are not allowed in this context`},
+			`line 2: region: mapping values are not allowed in this context`},
 		{"yaml unclosed flow list", "interval: 1m\nfunctions: [a\n",
-			`yaml: line 1: did not find expected ',' or ']'`}, // yaml.v3's own (context) line
+			`line 2: functions: did not find expected ',' or ']'`}, // where the list opens (yaml.v3 says line 1)
 		{"yaml indentation error", "functions:\n  - name: a\n - name: b\n",
-			`yaml: line 2: did not find expected key`},
+			`line 3: functions[0]: did not find expected key`}, // yaml.v3 says line 2
+		// More shapes in TestSyntaxErrors.
 
 		// durations
 		{"malformed duration", "interval: abc\n" + fn,
@@ -959,6 +960,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("interval: 30s\nresync_interval: 0s\nfunctions:\n  - name: arn:aws:lambda:us-east-1:123456789012:function:x:3\n    statuses: [FAILED]\n"))
 	f.Add([]byte("functions:\n  - name: a\n    window: &w 2h\n  - name: b\n    window: *w\n"))
 	f.Add([]byte("account_id: \"123456789012\"\nmax_idle_interval: 10m\ndiscovery:\n  - regions: [us-east-1]\n    tags: {team: a}\n    name_pattern: ^o\n"))
+	f.Add([]byte("functions:\n  - name: a\n    statuses:\n\t- FAILED\n"))                                         // a tab
+	f.Add([]byte("discovery:\n  - regions: [us-east-1,\n      'eu-west-1']\n    name_pattern: |\n      x\n\t\n")) // flow, quote, block scalar
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := Parse(b)
 		if err != nil {
