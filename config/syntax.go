@@ -160,7 +160,11 @@ func keyPath(lines []string, keepLast bool) string {
 		w.line(i+1, l)
 	}
 	st := w.stack
-	for len(st) > 0 && !st[len(st)-1].open && !(keepLast && st[len(st)-1].line == len(lines)) {
+	for len(st) > 0 {
+		top := st[len(st)-1]
+		if top.open || keepLast && top.line == len(lines) {
+			break
+		}
 		st = st[:len(st)-1]
 	}
 	path := ""
@@ -271,9 +275,10 @@ func (w *walker) scan(s string) {
 		c := s[i]
 		switch {
 		case w.quote == '"':
-			if c == '\\' {
+			switch c {
+			case '\\':
 				i++
-			} else if c == '"' {
+			case '"':
 				w.quote = 0
 			}
 		case w.quote == '\'':
