@@ -11,6 +11,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"slices"
@@ -23,7 +24,7 @@ const (
 	DefaultWindow                = 24 * time.Hour
 	DefaultPageSize              = 1000
 	DefaultMaxConcurrency        = 4
-	DefaultResyncInterval        = time.Hour
+	DefaultResyncInterval        = time.Hour // or interval when that is longer (Parse)
 	DefaultOverlap               = 5 * time.Minute
 	DefaultListRequestsPerSecond = 10
 	DefaultGetRequestsPerSecond  = 20
@@ -42,6 +43,15 @@ const (
 	MinInterval = time.Second
 	MaxInterval = 24 * time.Hour
 	MaxWindow   = 90 * 24 * time.Hour
+
+	// MaxFileSize bounds a configuration file (1 MiB, some 80,000
+	// functions by name), so that a runaway generated file fails clearly
+	// instead of taking the exporter's memory.
+	MaxFileSize = 1 << 20
+	// MaxFunctions and MaxDiscovery bound the functions and discovery
+	// lists; each function is polled and exported on its own.
+	MaxFunctions = 10000
+	MaxDiscovery = 1000
 
 	// MaxAgeThresholds bounds running_age_thresholds (one series each per
 	// function).
@@ -72,10 +82,13 @@ type Config struct {
 	// Endpoint overrides the Lambda API endpoint (absolute http(s) URL); empty = AWS.
 	Endpoint string `yaml:"endpoint"`
 
-	Interval       time.Duration `yaml:"interval"`        // poll interval, > 0
-	Window         time.Duration `yaml:"window"`          // default gauge window, > 0
-	ResyncInterval time.Duration `yaml:"resync_interval"` // full re-listing period; 0 disables; else >= Interval
-	Overlap        time.Duration `yaml:"overlap"`         // how far back incremental polls re-list, > 0
+	Interval time.Duration `yaml:"interval"` // poll interval, > 0
+	Window   time.Duration `yaml:"window"`   // default gauge window, > 0
+	// ResyncInterval is the full re-listing period; 0 disables; else >=
+	// Interval. Unset in the file, it is the larger of
+	// DefaultResyncInterval and Interval.
+	ResyncInterval time.Duration `yaml:"resync_interval"`
+	Overlap        time.Duration `yaml:"overlap"` // how far back incremental polls re-list, > 0
 	// MaxIdleInterval bounds how rarely an idle function (nothing running,
 	// nothing new) is polled as its polls are spaced out; 0 disables the
 	// backoff, else >= Interval.
@@ -204,9 +217,10 @@ func Default() Config {
 }
 
 // Load reads and parses the configuration file at path. Every error names
-// the path; a missing file satisfies errors.Is(err, fs.ErrNotExist).
+// the path; a missing file satisfies errors.Is(err, fs.ErrNotExist). A file
+// larger than MaxFileSize is refused before it is read.
 func Load(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := readFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config file %q: %w", path, err)
 	}
@@ -219,10 +233,43 @@ func Load(path string) (*Config, error) {
 	return c, nil
 }
 
+// readFile reads at most MaxFileSize bytes of path: the size of a regular
+// file is checked before reading, and the read stops one byte past the
+// limit for anything else (or a file that grows).
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }() // read-only: nothing to lose
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > MaxFileSize {
+		return nil, tooLarge(fmt.Sprintf("%d bytes, ", fi.Size()))
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxFileSize {
+		return nil, tooLarge("")
+	}
+	return b, nil
+}
+
+// tooLarge says that a file of size ("N bytes, " or "" if unknown) is over
+// MaxFileSize.
+func tooLarge(size string) error {
+	return fmt.Errorf("too large: %smore than the limit of %d bytes (1 MiB)", size, MaxFileSize)
+}
+
 // Parse decodes a YAML configuration, applies defaults and validates it.
 // On failure it returns nil and every problem found, joined, in file order.
-// YAML syntax errors are returned as reported by the YAML parser.
+// Input larger than MaxFileSize is refused unread. A YAML syntax error is
+// the only problem reported then, as "line N: path: problem" when its line
+// is known.
 func Parse(b []byte) (*Config, error) {
+	if len(b) > MaxFileSize {
+		return nil, tooLarge(fmt.Sprintf("%d bytes, ", len(b)))
+	}
 	var probs problems
 	c, fields, err := decode(b, &probs)
 	if err != nil {

@@ -35,11 +35,12 @@ func TestParseErrors(t *testing.T) {
 		{"second document", fn + "---\nregion: x\n",
 			`line 4: unexpected second YAML document (only one is allowed)`},
 		{"yaml syntax error", "interval: 1m\nregion: a: b\n",
-			`yaml: line 2: mapping values are not allowed in this context`},
+			`line 2: region: mapping values are not allowed in this context`},
 		{"yaml unclosed flow list", "interval: 1m\nfunctions: [a\n",
-			`yaml: line 1: did not find expected ',' or ']'`}, // yaml.v3's own (context) line
+			`line 2: functions: did not find expected ',' or ']'`}, // where the list opens (yaml.v3 says line 1)
 		{"yaml indentation error", "functions:\n  - name: a\n - name: b\n",
-			`yaml: line 2: did not find expected key`},
+			`line 3: functions[0]: did not find expected key`}, // yaml.v3 says line 2
+		// More shapes in TestSyntaxErrors.
 
 		// durations
 		{"malformed duration", "interval: abc\n" + fn,
@@ -80,8 +81,8 @@ func TestParseErrors(t *testing.T) {
 			`line 3: functions[0].window: invalid duration "6": not a valid duration string (a number needs a unit, e.g. "6s")`},
 		{"resync shorter than interval", "interval: 2m\nresync_interval: 1m\n" + fn,
 			`line 2: resync_interval: must be "0s" (disabled) or >= interval "2m", got "1m"`},
-		{"default resync shorter than interval", "interval: 2h\n" + fn,
-			`line 1: resync_interval: must be "0s" (disabled) or >= interval "2h", got "1h" (the default)`},
+		{"explicit resync shorter than a long interval", "interval: 2h\nresync_interval: 1h\n" + fn,
+			`line 2: resync_interval: must be "0s" (disabled) or >= interval "2h", got "1h"`},
 		{"negative resync", "resync_interval: -1h\n" + fn,
 			`line 1: resync_interval: must be >= 0, got "-1h"`},
 
@@ -610,6 +611,16 @@ func TestParseAccepted(t *testing.T) {
 				t.Errorf("got resync %v interval %v", c.ResyncInterval, c.Interval)
 			}
 		}},
+		{"default resync follows a long interval", "interval: 2h\nfunctions:\n  - name: a\n", func(t *testing.T, c *Config) {
+			if c.ResyncInterval != 2*time.Hour {
+				t.Errorf("resync = %v, want the interval 2h", c.ResyncInterval)
+			}
+		}},
+		{"default resync with a short interval", "interval: 5m\nfunctions:\n  - name: a\n", func(t *testing.T, c *Config) {
+			if c.ResyncInterval != DefaultResyncInterval {
+				t.Errorf("resync = %v, want %v", c.ResyncInterval, DefaultResyncInterval)
+			}
+		}},
 		{"resync equal to interval", "interval: 1h\nresync_interval: 60m\nfunctions:\n  - name: a\n", nil},
 		{"compound duration", "interval: 1h30m\nresync_interval: 3h\nfunctions:\n  - name: a\n", func(t *testing.T, c *Config) {
 			if c.Interval != 90*time.Minute {
@@ -949,6 +960,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("interval: 30s\nresync_interval: 0s\nfunctions:\n  - name: arn:aws:lambda:us-east-1:123456789012:function:x:3\n    statuses: [FAILED]\n"))
 	f.Add([]byte("functions:\n  - name: a\n    window: &w 2h\n  - name: b\n    window: *w\n"))
 	f.Add([]byte("account_id: \"123456789012\"\nmax_idle_interval: 10m\ndiscovery:\n  - regions: [us-east-1]\n    tags: {team: a}\n    name_pattern: ^o\n"))
+	f.Add([]byte("functions:\n  - name: a\n    statuses:\n\t- FAILED\n"))                                         // a tab
+	f.Add([]byte("discovery:\n  - regions: [us-east-1,\n      'eu-west-1']\n    name_pattern: |\n      x\n\t\n")) // flow, quote, block scalar
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := Parse(b)
 		if err != nil {
@@ -998,5 +1011,84 @@ func TestProblemCapCountsOnlyProblems(t *testing.T) {
 	lines := strings.Split(err.Error(), "\n")
 	if last := lines[len(lines)-1]; last != "too many problems: 2 more not shown" {
 		t.Errorf("last line %q", last)
+	}
+}
+
+func TestFileSizeLimit(t *testing.T) {
+	dir := t.TempDir()
+	const fn = "functions:\n  - name: a\n"
+
+	// A file of exactly MaxFileSize bytes is read: comments pad it.
+	limit := filepath.Join(dir, "limit.yaml")
+	pad := MaxFileSize - len(fn)
+	body := fn + "#" + strings.Repeat("x", pad-2) + "\n"
+	if err := os.WriteFile(limit, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := Load(limit); err != nil || len(c.Functions) != 1 {
+		t.Fatalf("Load(file of MaxFileSize bytes) = %v, %v", c, err)
+	}
+
+	// A sparse 10 MB file is refused by its size, unread.
+	big := filepath.Join(dir, "big.yaml")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(10 << 20); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(big)
+	want := `config file "` + big + `": too large: 10485760 bytes, more than the limit of 1048576 bytes (1 MiB)`
+	if err == nil || err.Error() != want {
+		t.Errorf("Load(big) error\n got: %v\nwant: %s", err, want)
+	}
+
+	// Parse refuses the same bytes, one over the limit.
+	_, err = Parse([]byte(body + "\n"))
+	want = `too large: 1048577 bytes, more than the limit of 1048576 bytes (1 MiB)`
+	if err == nil || err.Error() != want {
+		t.Errorf("Parse(MaxFileSize+1 bytes) error\n got: %v\nwant: %s", err, want)
+	}
+}
+
+func TestReadFileStopsPastTheLimit(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	// Not a regular file: no size to check first, so the read stops.
+	_, err := Load("/dev/zero")
+	want := `config file "/dev/zero": too large: more than the limit of 1048576 bytes (1 MiB)`
+	if err == nil || err.Error() != want {
+		t.Errorf("Load(/dev/zero) error\n got: %v\nwant: %s", err, want)
+	}
+}
+
+func TestListLimits(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("functions:\n")
+	for i := range MaxFunctions {
+		fmt.Fprintf(&b, "  - name: f%d\n", i)
+	}
+	if c, err := Parse([]byte(b.String())); err != nil || len(c.Functions) != MaxFunctions {
+		t.Fatalf("Parse(%d functions): %v", MaxFunctions, err)
+	}
+	b.WriteString("  - name: one-more\n")
+	_, err := Parse([]byte(b.String()))
+	if want := `line 2: functions: at most 10000 functions, got 10001`; err == nil || err.Error() != want {
+		t.Errorf("Parse(%d functions) error\n got: %v\nwant: %s", MaxFunctions+1, err, want)
+	}
+
+	b.Reset()
+	b.WriteString("discovery:\n")
+	for range MaxDiscovery + 1 {
+		b.WriteString("  - regions: [us-east-1]\n")
+	}
+	_, err = Parse([]byte(b.String()))
+	if want := `line 2: discovery: at most 1000 discovery entries, got 1001`; err == nil || err.Error() != want {
+		t.Errorf("Parse(%d discovery entries) error\n got: %v\nwant: %s", MaxDiscovery+1, err, want)
 	}
 }

@@ -93,12 +93,12 @@ func decode(b []byte, probs *problems) (*Config, map[string]field, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	var doc, extra yaml.Node // a document node has its content as only child
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, nil, err
+		return nil, nil, syntaxError(b, err)
 	}
 	if err := dec.Decode(&extra); err == nil {
 		probs.add(extra.Content[0].Line, "", "unexpected second YAML document (only one is allowed)")
 	} else if !errors.Is(err, io.EOF) {
-		return nil, nil, err
+		return nil, nil, syntaxError(b, err)
 	}
 	root := &doc // an empty node if there is no document
 	if len(doc.Content) > 0 {

@@ -101,6 +101,8 @@ func validate(c *Config, fields map[string]field, p *problems) {
 		line := cmp.Or(top.field("functions").keyLine, top.field("discovery").keyLine)
 		p.add(line, "functions", "at least one function or discovery entry is required")
 	}
+	top.check("functions", len(c.Functions) > MaxFunctions, "at most %d functions, got %d", MaxFunctions, len(c.Functions))
+	top.check("discovery", len(c.Discovery) > MaxDiscovery, "at most %d discovery entries, got %d", MaxDiscovery, len(c.Discovery))
 	account := ""
 	if top.check("account_id", (c.AccountID != "" || top.set("account_id")) && !accountRE.MatchString(c.AccountID),
 		"invalid account ID %q (want 12 digits)", c.AccountID) {
@@ -157,6 +159,11 @@ func (s scope) settings(c *Config) {
 	s.within("interval", c.Interval, MinInterval, MaxInterval)
 	s.within("window", c.Window, 0, MaxWindow)
 	s.positive("overlap", c.Overlap)
+	// An unset resync_interval is DefaultResyncInterval, or interval when
+	// that is longer: a default must not conflict with what the file sets.
+	if s.fields != nil && !s.set("resync_interval") && !s.bad("resync_interval") {
+		c.ResyncInterval = max(DefaultResyncInterval, c.Interval)
+	}
 	s.offOrAtLeastInterval("resync_interval", c.ResyncInterval, c.Interval)
 	s.offOrAtLeastInterval("max_idle_interval", c.MaxIdleInterval, c.Interval)
 	s.increasing("duration_buckets", c.DurationBuckets, durable.MaxBuckets, "buckets", "the default buckets")
@@ -223,18 +230,13 @@ func (s scope) within(key string, d, lo, hi time.Duration) {
 }
 
 // offOrAtLeastInterval checks a duration that is 0 (disabled) or >= interval.
-// The default that conflicts with interval is reported at interval.
 func (s scope) offOrAtLeastInterval(key string, d, interval time.Duration) {
 	ok := s.check(key, d < 0, "must be >= 0, got %q", s.raw(key, fmtDur(d)))
 	if !ok || d == 0 || d >= interval || s.bad("interval") {
 		return
 	}
-	line, suffix := s.lineOf(key), ""
-	if s.fields != nil && !s.set(key) {
-		line, suffix = s.lineOf("interval"), " (the default)"
-	}
-	s.p.add(line, key, "must be \"0s\" (disabled) or >= interval %q, got %q%s",
-		s.raw("interval", fmtDur(interval)), s.raw(key, fmtDur(d)), suffix)
+	s.p.add(s.lineOf(key), key, "must be \"0s\" (disabled) or >= interval %q, got %q",
+		s.raw("interval", fmtDur(interval)), s.raw(key, fmtDur(d)))
 }
 
 func (s scope) rate(key string, r float64) {

@@ -302,23 +302,43 @@ functions:
 	}
 }
 
+// runSplit runs the binary and returns its stdout and stderr apart.
+func runSplit(args ...string) (stdout, stderr string, err error) {
+	var o, e strings.Builder
+	cmd := exec.Command(binary, args...)
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
 func TestConfigCheck(t *testing.T) {
 	good := writeConfig(t, "functions:\n  - name: orders\n")
-	out, err := exec.Command(binary, "--config.check", "--config.file="+good).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "is valid") {
-		t.Fatalf("--config.check on a good file: %v %s", err, out)
+	stdout, stderr, err := runSplit("--config.check", "--config.file="+good)
+	if want := `lambda-durable-exporter: configuration "` + good + `" is valid` + "\n"; err != nil || stdout != want || stderr != "" {
+		t.Fatalf("--config.check on a good file: %v\nstdout: %q\nwant:   %q\nstderr: %q", err, stdout, want, stderr)
 	}
 	bad := writeConfig(t, "interval: 0s\nfunctions:\n  - name: orders\n    statuses: [RUNING]\n")
-	out, err = exec.Command(binary, "--config.check", "--config.file="+bad).CombinedOutput()
-	if err == nil {
-		t.Fatalf("--config.check on a bad file succeeded: %s", out)
+	stdout, stderr, err = runSplit("--config.check", "--config.file="+bad)
+	if err == nil || stdout != "" {
+		t.Fatalf("--config.check on a bad file: err=%v, want a failure with nothing on stdout\nstdout: %s\nstderr: %s", err, stdout, stderr)
 	}
-	for _, want := range []string{"line 1", "interval", "line 4", `"RUNING"`} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("error output lacks %q:\n%s", want, out)
-		}
+	want := `lambda-durable-exporter: config file "` + bad + `": 2 problems:
+line 1: interval: must be > 0, got "0s"
+line 4: functions[0].statuses[0]: unknown status "RUNING" (want one of RUNNING, SUCCEEDED, FAILED, TIMED_OUT, STOPPED)
+`
+	if stderr != want {
+		t.Errorf("stderr\n got: %s\nwant: %s", stderr, want)
 	}
-	out, err = exec.Command(binary, "--config.file=/nonexistent/x.yaml").CombinedOutput()
+	big := writeConfig(t, "")
+	if err := os.Truncate(big, 10<<20); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err = runSplit("--config.check", "--config.file="+big)
+	want = `lambda-durable-exporter: config file "` + big + `": too large: 10485760 bytes, more than the limit of 1048576 bytes (1 MiB)` + "\n"
+	if err == nil || stdout != "" || stderr != want {
+		t.Errorf("--config.check on a 10 MB file: err=%v\nstdout: %q\nstderr: %q\nwant:   %q", err, stdout, stderr, want)
+	}
+	out, err := exec.Command(binary, "--config.file=/nonexistent/x.yaml").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "/nonexistent/x.yaml") {
 		t.Errorf("missing config file: err=%v, output must name the path:\n%s", err, out)
 	}
