@@ -21,6 +21,8 @@ VERSION_PKG   := github.com/prometheus/common/version
 IMAGE_CONTEXT := .build/image
 CA_BUNDLE     ?= /etc/ssl/certs/ca-certificates.crt
 CONTAINER_ENGINE ?= podman
+# More flags of `$(CONTAINER_ENGINE) build`, e.g. --layers=false (no intermediate images kept).
+CONTAINER_BUILD_FLAGS ?=
 
 ifeq ($(origin VERSION), undefined)
 VERSION := $(shell git describe --tags --dirty 2>/dev/null || cat VERSION 2>/dev/null || \
@@ -81,7 +83,7 @@ image-context:
 
 # FROM scratch: no registry is needed. Also `podman build .` after `make image-context`.
 image: image-context
-	$(CONTAINER_ENGINE) build -f Containerfile -t $(IMAGE) \
+	$(CONTAINER_ENGINE) build $(CONTAINER_BUILD_FLAGS) -f Containerfile -t $(IMAGE) \
 		--build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) .
 
 clean:
