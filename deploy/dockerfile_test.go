@@ -236,7 +236,8 @@ func TestDockerignore(t *testing.T) {
 	if !lines[".git"] {
 		t.Error(".dockerignore does not exclude .git")
 	}
-	for _, needed := range []string{"go.mod", "go.sum", "cmd", "*.go", "**/*.go"} {
+	// .build: the Containerfile's sources, staged by make image-context; podman reads .dockerignore too.
+	for _, needed := range []string{"go.mod", "go.sum", "cmd", "*.go", "**/*.go", ".build", ".build/image", "*", ".*"} {
 		if lines[needed] {
 			t.Errorf(".dockerignore excludes %s, which the build needs", needed)
 		}
