@@ -221,7 +221,7 @@ helm_rejects_bad_values() {
 
 shellcheck_scripts() {
 	lde_apt_install shellcheck shellcheck
-	shellcheck -x .ci/deploy-checks.sh deploy/e2e/prometheus-e2e.sh deploy/tools/lib.sh
+	shellcheck -x .ci/deploy-checks.sh .ci/image-check.sh deploy/e2e/prometheus-e2e.sh deploy/tools/lib.sh
 	echo "shellcheck: no finding"
 }
 

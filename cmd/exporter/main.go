@@ -44,6 +44,7 @@ const program = "lambda-durable-exporter"
 func main() { os.Exit(run()) }
 
 func run() int {
+	stampVersion()
 	app := kingpin.New(program, "Prometheus exporter for AWS Lambda durable executions.")
 	var configSet bool
 	configFile := app.Flag("config.file", "Path to the configuration file.").Default("config.yaml").IsSetByUser(&configSet).String()
