@@ -175,12 +175,14 @@ exporter_config_check() {
 	done
 }
 
-# The PrometheusRule must carry files/alerts.yaml verbatim: un-indent its spec and compare.
+# The PrometheusRule must carry files/alerts.yaml verbatim (with the default prometheusRule.runbookBaseURL,
+# which the file's runbook_urls start with): un-indent its spec and compare.
 prometheusrule_is_alerts_file() {
 	helm template lambda-durable-exporter "$CHART" --kube-version "$KUBE_VERSION" \
 		-f "$CHART/ci/servicemonitor-and-rules-values.yaml" --show-only templates/prometheusrule.yaml |
 		sed -n '/^spec:$/,$p' | tail -n +2 | sed -e 's/^  //' -e 's/^ *$//' |
 		grep -v -e '^# files/alerts.yaml is the single source of truth' -e '^# Prometheus rules file (see deploy/prometheus/README.md)' \
+			-e '^# but for the base of the runbook_urls' \
 			>"$WORK/prometheusrule-spec.yaml"
 	sed -e 's/^ *$//' "$CHART/files/alerts.yaml" >"$WORK/alerts-normalized.yaml"
 	diff -u "$WORK/alerts-normalized.yaml" "$WORK/prometheusrule-spec.yaml"
