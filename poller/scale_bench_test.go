@@ -29,7 +29,7 @@ import (
 // list requests per second as AWS does; the exporter runs with its default
 // budget of 10 list and 20 get requests per second per account-region (at
 // exactly the quota, timing jitter turns into 429s, and every Retry-After
-// pauses the whole account: see the README). One op is one steady-state cycle: every function polled
+// pauses the whole account: see docs/performance.md). One op is one steady-state cycle: every function polled
 // once, with a tenth of them having new or ending executions. It runs in
 // real time (the rate limit is the point), about 20s a cycle:
 //

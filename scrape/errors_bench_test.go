@@ -14,7 +14,7 @@ import (
 // simulated API, with payloads of a few bytes and of 1 MB each (InputPayload,
 // Result and ErrorData: an answer of over 3 MB). B/op of the two, side by
 // side, is what the payloads cost the exporter's heap: the answer is
-// streamed, so next to nothing. Its numbers in the README come from
+// streamed, so next to nothing. Its numbers in docs/breakdowns.md come from
 //
 //	go test -run '^$' -bench ErrorOf -benchmem -benchtime 200x ./scrape/
 func BenchmarkErrorOf(b *testing.B) {

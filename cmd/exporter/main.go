@@ -105,6 +105,7 @@ func run() int {
 	defer stop()
 
 	load := func() (*config.Config, error) { return config.Load(*configFile) }
+	source := *configFile // what the logs name as the configuration
 	var awsOpts []func(*awsconfig.LoadOptions) error
 	if *demo {
 		url, shutdown, err := startDemo(ctx, logger)
@@ -115,6 +116,7 @@ func run() int {
 		defer func() { _ = shutdown(context.Background()) }()
 		if !configSet {
 			load = func() (*config.Config, error) { return config.Parse([]byte(demoYAML)) }
+			source = "the built-in demo configuration"
 		}
 		inner := load
 		load = func() (*config.Config, error) {
@@ -129,7 +131,7 @@ func run() int {
 
 	cfg, err := load()
 	if err != nil {
-		logger.Error("invalid configuration", "file", *configFile, "err", err)
+		logger.Error("invalid configuration", "file", source, "err", err)
 		return 1
 	}
 	if cfg.Region != "" {
@@ -141,7 +143,7 @@ func run() int {
 		return 1
 	}
 	if err := checkRegions(cfg, awsCfg.Region); err != nil {
-		logger.Error("invalid configuration", "file", *configFile, "err", err)
+		logger.Error("invalid configuration", "file", source, "err", err)
 		return 1
 	}
 
@@ -195,12 +197,12 @@ func run() int {
 		}
 		if err != nil {
 			reloads.failure()
-			logger.Error("reload failed; keeping the running configuration", "file", *configFile, "err", err)
+			logger.Error("reload failed; keeping the running configuration", "file", source, "err", err)
 			return err
 		}
 		fl.Reload(ctx, c)
 		reloads.success()
-		logger.Info("configuration reloaded", "file", *configFile, "functions", len(c.Functions))
+		logger.Info("configuration reloaded", "file", source, "functions", len(c.Functions))
 		return nil
 	}
 
@@ -249,9 +251,13 @@ func run() int {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	if *metricsPath != "/" {
+		description := "Prometheus exporter for AWS Lambda durable executions"
+		if *demo {
+			description += ". DEMO MODE: the numbers come from a simulated Lambda API with a made-up workload, not from AWS."
+		}
 		landing, err := web.NewLandingPage(web.LandingConfig{
 			Name:        program,
-			Description: "Prometheus exporter for AWS Lambda durable executions",
+			Description: description,
 			Version:     version.Info(),
 			Profiling:   strconv.FormatBool(*pprofOn),
 			Links: []web.LandingLinks{
@@ -372,12 +378,13 @@ func startDemo(ctx context.Context, logger *slog.Logger) (string, func(context.C
 		return "", nil, err
 	}
 	go sim.RunWorkload(ctx, lambdasim.Workload{Functions: demoFunctions, LongRunners: demoLongRunners,
-		ExecutionTimeouts: demoTimeouts, ErrorTypes: demoErrorTypes, Canaries: demoCanaries})
+		ExecutionTimeouts: demoTimeouts, ErrorTypes: demoErrorTypes, Canaries: demoCanaries,
+		MaxDuration: 15 * time.Minute}) // a steady RUNNING count; the long runners stay
 	logger.Info("demo mode: simulated Lambda durable API with a live workload", "endpoint", url)
 	return url, shutdown, nil
 }
 
-var demoFunctions = []string{"order-workflow", "billing", "nightly-report"}
+var demoFunctions = []string{"order-workflow", "billing", "nightly-report", "inventory-sync"}
 
 // demoLongRunners are workflows that started long before the demo's 24h
 // window and still run, so that the running-age panels and the
@@ -425,4 +432,9 @@ functions:
     qualifier: live
     breakdown: [version, error_type]
   - name: arn:aws:lambda:us-east-1:123456789012:function:nightly-report
+discovery:
+  # The inventory-* functions are not listed above: discovery finds them.
+  - regions: [us-east-1]
+    name_pattern: "^inventory-"
+    refresh: 1m
 `

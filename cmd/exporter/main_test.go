@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -370,6 +371,32 @@ func checkMetricList(t *testing.T, m map[string]*dto) {
 	for n := range listed {
 		if !exposed[n] && !conditional[n] {
 			t.Errorf("grafana/exporter-metrics.txt lists %s, which the exporter does not expose", n)
+		}
+	}
+}
+
+// TestFlagsDocumented: every flag of --help has its row in the flags table
+// of docs/configuration.md.
+func TestFlagsDocumented(t *testing.T) {
+	out, err := exec.Command(binary, "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("--help: %v\n%s", err, out)
+	}
+	doc, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := regexp.MustCompile(`(?m)^\s+(?:-\w, )?--(?:\[no-\])?([a-z][a-z.-]*)`).FindAllStringSubmatch(string(out), -1)
+	if len(flags) < 10 {
+		t.Fatalf("found %d flags in --help:\n%s", len(flags), out)
+	}
+	for _, f := range flags {
+		switch f[1] {
+		case "help", "help-long", "help-man":
+			continue
+		}
+		if !strings.Contains(string(doc), "`--"+f[1]+"`") {
+			t.Errorf("flag --%s is not in the flags table of docs/configuration.md", f[1])
 		}
 	}
 }

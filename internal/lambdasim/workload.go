@@ -38,6 +38,12 @@ type Workload struct {
 	// executions draw from (uniformly, from the workload's random source);
 	// see also Options.ErrorTypes.
 	ErrorTypes map[string][]string
+	// MaxDuration, when set, caps the run time of the generated executions
+	// (the long runners of LongRunners excepted), and the history then
+	// holds every execution started within the last MaxDuration at the
+	// full Rate: the number of RUNNING executions starts at its steady
+	// state and stays there, instead of climbing for days towards it.
+	MaxDuration time.Duration
 	// Canaries gives functions a canary: a version that the alias live
 	// routes a share of executions to, beside version 2, and that fails
 	// more often (a bad deploy being rolled out).
@@ -139,7 +145,17 @@ func (s *Server) RunWorkload(ctx context.Context, w Workload) {
 		n := min(int(w.Rate*w.Backlog.Seconds()), w.MaxBacklog)
 		starts := make([]time.Duration, n)
 		for i := range starts {
-			starts[i] = time.Duration(g.rng.Int64N(int64(w.Backlog))) + 1
+			if m := w.MaxDuration; m > 0 && m < w.Backlog {
+				starts[i] = m + time.Duration(g.rng.Int64N(int64(w.Backlog-m))) // older than the dense part below
+			} else {
+				starts[i] = time.Duration(g.rng.Int64N(int64(w.Backlog))) + 1
+			}
+		}
+		if w.MaxDuration > 0 {
+			// The recent past at the full rate: what still runs now.
+			for ago := g.gap(); ago < w.MaxDuration; ago += g.gap() {
+				starts = append(starts, ago)
+			}
 		}
 		slices.Sort(starts)
 		for _, ago := range slices.Backward(starts) {
@@ -221,7 +237,11 @@ func (g *workloadGen) start(at, now time.Time) {
 	if types := g.w.ErrorTypes[fn]; status == StatusFailed && len(types) > 0 {
 		_ = g.s.SetErrorType(arn, types[g.rng.IntN(len(types))])
 	}
-	end := at.Add(g.duration())
+	d := g.duration()
+	if m := g.w.MaxDuration; m > 0 && d > m {
+		d = m/2 + time.Duration(g.rng.Int64N(int64(m/2)+1))
+	}
+	end := at.Add(d)
 	if !end.After(now) {
 		_ = g.s.End(arn, status, end)
 		return

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -225,5 +226,49 @@ func TestWorkloadErrorTypes(t *testing.T) {
 	}
 	if len(seen["b"]) != 1 || seen["b"]["StepFailedError"] == 0 {
 		t.Errorf("function b: error types %v, want StepFailedError only", seen["b"])
+	}
+}
+
+// TestWorkloadSteadyState: with MaxDuration, the number of RUNNING
+// executions starts at its steady state and stays there (the demo's counts
+// must not climb for as long as it runs, like a leak), while without it the
+// heavy tail makes the count climb. On the fake clock of a synctest bubble:
+// 40 simulated minutes at 2 starts a second.
+func TestWorkloadSteadyState(t *testing.T) {
+	running := func(s *lambdasim.Server, fns []string) int {
+		return statusCounts(all(s, fns))[lambdasim.StatusRunning]
+	}
+	run := func(maxDuration time.Duration) (first, lowest, highest int) {
+		synctest.Test(t, func(t *testing.T) {
+			sim := lambdasim.New(lambdasim.Options{})
+			fns := []string{"a", "b"}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				sim.RunWorkload(ctx, lambdasim.Workload{Seed: 3, Functions: fns, MaxDuration: maxDuration})
+			}()
+			time.Sleep(time.Second)
+			first = running(sim, fns)
+			lowest, highest = first, first
+			for range 40 {
+				time.Sleep(time.Minute)
+				n := running(sim, fns)
+				lowest, highest = min(lowest, n), max(highest, n)
+			}
+			cancel()
+			<-done
+		})
+		return first, lowest, highest
+	}
+	first, lo, hi := run(15 * time.Minute)
+	t.Logf("MaxDuration 15m: RUNNING %d at the start, %d..%d over 40 minutes", first, lo, hi)
+	if first < 100 || float64(lo) < 0.75*float64(first) || float64(hi) > 1.25*float64(first) {
+		t.Errorf("with MaxDuration 15m, RUNNING starts at %d and ranges %d..%d over 40 minutes: not steady (within 25%%)", first, lo, hi)
+	}
+	first, lo, hi = run(0)
+	t.Logf("no MaxDuration: RUNNING %d at the start, %d..%d over 40 minutes", first, lo, hi)
+	if float64(hi) < 1.5*float64(first) {
+		t.Errorf("without MaxDuration, RUNNING goes from %d to at most %d: the comparison shows nothing", first, hi)
 	}
 }
