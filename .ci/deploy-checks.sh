@@ -263,7 +263,7 @@ main() {
 	run_section "Install prometheus and promtool" install_prometheus
 	run_section "Install curl and jq (apt, when missing)" install_debian_tools
 	run_section "Kubernetes and CRD JSON schemas (offline)" make_schemas
-	run_section "helm lint --strict (no values, ci/*-values.yaml)" helm_lint
+	run_section "helm lint --strict (no values, ci/*.yaml)" helm_lint
 	run_section "helm template + kubeconform -strict" helm_template_kubeconform
 	run_section "rendered config.yaml passes --config.check" exporter_config_check
 	run_section "PrometheusRule embeds files/alerts.yaml" prometheusrule_is_alerts_file
