@@ -167,7 +167,10 @@ type Function struct {
 // watched like a static Function with the entry's Qualifier, Statuses and
 // Window.
 type Discovery struct {
-	Regions []string `yaml:"regions"` // regions to list, at least one
+	// Regions are the regions to list. Omitted (nil), they resolve to the
+	// global Region, or stay nil when that is empty: the SDK's region (the
+	// fleet resolves it). A list that is set needs at least one region.
+	Regions []string `yaml:"regions"`
 	// RoleARN is the IAM role to assume, "" = default credentials.
 	RoleARN string `yaml:"role_arn" nonempty:"omit the key to use the default credentials"`
 	// ExternalID is the external ID for assuming RoleARN, "" = none.

@@ -245,8 +245,6 @@ func TestParseErrors(t *testing.T) {
 			`line 2: discovery: expected a list, got a mapping`},
 		{"discovery entry scalar", "discovery:\n  - us-east-1\n",
 			`line 2: discovery[0]: expected a mapping, got "us-east-1"`},
-		{"discovery without regions", "discovery:\n  - role_arn: arn:aws:iam::123456789012:role/r\n",
-			`line 2: discovery[0]: missing required key "regions"`},
 		{"discovery empty regions", "discovery:\n  - regions: []\n",
 			`line 2: discovery[0].regions: empty list; at least one region is required`},
 		{"discovery null regions", "discovery:\n  - regions:\n",
@@ -581,6 +579,39 @@ discovery:
 	}
 }
 
+// TestDiscoveryDefaultRegion: a discovery entry without regions lists the
+// global region, else the SDK's (Regions stays nil for the fleet to resolve),
+// so "discovery: [{}]" watches every durable function of the default region.
+func TestDiscoveryDefaultRegion(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     []string
+	}{
+		{"global region", "region: eu-west-1\ndiscovery:\n  - {}\n", []string{"eu-west-1"}},
+		{"SDK region", "discovery:\n  - {}\n", nil},
+		{"with filters", "region: eu-west-1\ndiscovery:\n  - role_arn: arn:aws:iam::123456789012:role/r\n    name_pattern: ^a\n", []string{"eu-west-1"}},
+		{"own regions win", "region: eu-west-1\ndiscovery:\n  - regions: [us-east-1]\n", []string{"us-east-1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte(tc.in))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if got := c.Discovery[0].Regions; !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Regions = %q, want %q", got, tc.want)
+			}
+			if err := c.Validate(); err != nil || !reflect.DeepEqual(c.Discovery[0].Regions, tc.want) {
+				t.Errorf("Validate again: %v, Regions %q", err, c.Discovery[0].Regions)
+			}
+		})
+	}
+	inCode := Default()
+	inCode.Discovery = []Discovery{{}}
+	if err := inCode.Validate(); err != nil || inCode.Discovery[0].Regions != nil {
+		t.Errorf("Validate in code: %v, Regions %q", err, inCode.Discovery[0].Regions)
+	}
+}
+
 func TestParseDefaults(t *testing.T) {
 	c, err := Parse([]byte("functions:\n  - name: a\n"))
 	if err != nil {
@@ -831,7 +862,6 @@ func TestValidateInCodeAccountsAndDiscovery(t *testing.T) {
 		`account_id: invalid account ID "12" (want 12 digits)`,
 		`functions[0].region: "us-east-2" conflicts with region "us-east-1" in ARN "arn:aws:lambda:us-east-1:123456789012:function:a"`,
 		`functions[0].role_arn: account "210987654321" of "arn:aws:iam::210987654321:role/r" conflicts with account "123456789012" in ARN "arn:aws:lambda:us-east-1:123456789012:function:a"`,
-		`discovery[0].regions: empty list; at least one region is required`,
 		`discovery[0].tags: empty mapping; omit the key to match any tags`,
 		"discovery[0].name_pattern: invalid regular expression \"[\": missing closing ]: `[`",
 		`discovery[0].refresh: must be > 0, got "-1m"`,
@@ -870,7 +900,6 @@ functions:
 		`line 7: discovery[0].refresh: must be > 0, got "0s"`,
 		`line 8: discovery[0].external_id: requires role_arn`,
 		`line 9: discovery[0]: unknown key "regoins"`,
-		`line 10: discovery[1]: missing required key "regions"`,
 		`line 10: discovery[1].role_arn: invalid role ARN "arn:aws:iam::123:role/r" (want arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME with a 12-digit ACCOUNT)`,
 		`line 14: functions[0].external_id: requires role_arn`,
 	}

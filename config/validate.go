@@ -309,7 +309,14 @@ func (s scope) fromARN(key string, v *string, arn, name string) bool {
 
 // discovery checks a discovery entry and fills in its derived fields.
 func (s scope) discovery(d *Discovery, c *Config) {
-	if s.required("regions", d.Regions == nil) {
+	switch {
+	case d.Regions == nil && !s.set("regions") && !s.bad("regions"):
+		// Omitted: the default region, else the SDK's (which the fleet
+		// resolves, as for functions that name no region).
+		if c.Region != "" {
+			d.Regions = []string{c.Region}
+		}
+	case !s.bad("regions"):
 		s.items("regions", d.Regions, "at least one region is required", "region", regionRE.MatchString, badRegion)
 	}
 	d.AccountID, _ = s.role(d.RoleARN, d.ExternalID)

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -56,6 +57,10 @@ func alertRules(t *testing.T) []alertRule {
 // TestAlertRules checks the shape of every alert and that the issue's alerts exist.
 func TestAlertRules(t *testing.T) {
 	rules := alertRules(t)
+	base := runbookBaseURL(t)
+	if !strings.HasSuffix(base, "/docs/alerts.md") {
+		t.Errorf("values.yaml: prometheusRule.runbookBaseURL %s is not the repository's docs/alerts.md", base)
+	}
 	have := map[string]bool{}
 	for _, r := range rules {
 		if have[r.Alert] {
@@ -78,8 +83,9 @@ func TestAlertRules(t *testing.T) {
 		if !strings.Contains(r.Annotations["summary"]+r.Annotations["description"], "$labels.function") {
 			t.Errorf("alert %s has no \"$labels.function\" in its summary or description", r.Alert)
 		}
-		if u := r.Annotations["runbook_url"]; u != "" && !strings.HasSuffix(u, "/README.md#"+strings.ToLower(r.Alert)) {
-			t.Errorf("alert %s: runbook_url %s does not point at the README anchor #%s", r.Alert, u, strings.ToLower(r.Alert))
+		if u, want := r.Annotations["runbook_url"], base+"#"+strings.ToLower(r.Alert); u != "" && u != want {
+			// The chart replaces base with prometheusRule.runbookBaseURL.
+			t.Errorf("alert %s: runbook_url %s, want %s (prometheusRule.runbookBaseURL of values.yaml and the anchor)", r.Alert, u, want)
 		}
 	}
 	for _, want := range []string{
@@ -93,17 +99,30 @@ func TestAlertRules(t *testing.T) {
 	}
 }
 
-// TestAlertRunbooks: every alert has a runbook section in README.md, the
-// anchor its runbook_url points at.
+// runbookBaseURL is the default prometheusRule.runbookBaseURL of values.yaml.
+func runbookBaseURL(t *testing.T) string {
+	t.Helper()
+	n := readValues(t).value["prometheusRule.runbookBaseURL"]
+	if n == nil || n.Kind != yaml.ScalarNode || n.Value == "" {
+		t.Fatal("values.yaml has no prometheusRule.runbookBaseURL")
+	}
+	return n.Value
+}
+
+// TestAlertRunbooks: every alert has a runbook section in docs/alerts.md,
+// the anchor its runbook_url points at.
 func TestAlertRunbooks(t *testing.T) {
-	doc := read(t, filepath.Join("..", "README.md"))
+	doc := read(t, filepath.Join("..", "docs", "alerts.md"))
 	if !strings.Contains(doc, "## Alerts runbook") {
-		t.Fatal(`README.md has no "## Alerts runbook" section`)
+		t.Fatal(`docs/alerts.md has no "## Alerts runbook" section`)
 	}
 	for _, r := range alertRules(t) {
 		if !regexp.MustCompile(`(?m)^#{2,4} ` + regexp.QuoteMeta(r.Alert) + `\s*$`).MatchString(doc) {
-			t.Errorf("README.md has no runbook heading for %s", r.Alert)
+			t.Errorf("docs/alerts.md has no runbook heading for %s", r.Alert)
 		}
+	}
+	if readme := read(t, filepath.Join("..", "README.md")); !strings.Contains(readme, "(docs/alerts.md)") {
+		t.Error("README.md does not link to docs/alerts.md")
 	}
 }
 
@@ -180,5 +199,55 @@ func TestPrometheusRuleEmbedsAlertsFile(t *testing.T) {
 	}
 	if strings.Contains(tpl, "- alert:") {
 		t.Error("templates/prometheusrule.yaml defines alerts of its own")
+	}
+}
+
+// TestPrometheusRuleRunbookBaseURL: the rendered PrometheusRule's
+// runbook_urls are prometheusRule.runbookBaseURL and the anchor, the
+// repository's docs/alerts.md by default, and every other byte of the rules
+// stays as in files/alerts.yaml.
+func TestPrometheusRuleRunbookBaseURL(t *testing.T) {
+	base := runbookBaseURL(t)
+	for _, tc := range []struct{ name, want string }{
+		{"default", base},
+		{"https://wiki.example.com/lde", "https://wiki.example.com/lde"},
+	} {
+		var args []string
+		if tc.name != "default" {
+			args = []string{"--set", "prometheusRule.runbookBaseURL=" + tc.name}
+		}
+		_, docs := render(t, "servicemonitor-and-rules-values.yaml", args...)
+		if len(docs["PrometheusRule"]) != 1 {
+			t.Fatalf("%s: want one PrometheusRule, got %d", tc.name, len(docs["PrometheusRule"]))
+		}
+		var pr struct{ Spec rulesFile }
+		docs["PrometheusRule"][0].decode(t, &pr)
+		rules := alertRules(t)
+		i := 0
+		for _, g := range pr.Spec.Groups {
+			for _, r := range g.Rules {
+				if r.Alert == "" {
+					continue
+				}
+				if i >= len(rules) || r.Alert != rules[i].Alert {
+					t.Fatalf("%s: the PrometheusRule's alerts differ from files/alerts.yaml at %s", tc.name, r.Alert)
+				}
+				want := tc.want + "#" + strings.ToLower(r.Alert)
+				if u := r.Annotations["runbook_url"]; u != want {
+					t.Errorf("%s: %s runbook_url %s, want %s", tc.name, r.Alert, u, want)
+				}
+				r.Annotations["runbook_url"] = rules[i].Annotations["runbook_url"]
+				if !reflect.DeepEqual(r, rules[i]) {
+					t.Errorf("%s: %s differs from files/alerts.yaml beyond its runbook_url:\n got %+v\nwant %+v", tc.name, r.Alert, r, rules[i])
+				}
+				i++
+			}
+		}
+		if i != len(rules) {
+			t.Errorf("%s: the PrometheusRule has %d alerts, files/alerts.yaml %d", tc.name, i, len(rules))
+		}
+	}
+	if out, ok := helmTemplate(t, "servicemonitor-and-rules-values.yaml", "--set", "prometheusRule.runbookBaseURL=https://wiki.example.com/lde#x"); ok {
+		t.Errorf("helm accepted a runbookBaseURL with a fragment:\n%s", out)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/config"
 )
 
 var chartDir = filepath.Join("helm", "lambda-durable-exporter")
@@ -272,14 +274,17 @@ func helmBinary(t *testing.T) (helm, kubeVersion string) {
 	return "", ""
 }
 
-// helmTemplate renders the chart with a ci/*-values.yaml file and extra
-// arguments. It returns helm's standard output when helm succeeded, and
+// helmTemplate renders the chart with a ci/*-values.yaml file (none when
+// values is "") and extra arguments. It returns helm's standard output when helm succeeded, and
 // its standard output and error when it failed.
 func helmTemplate(t *testing.T, values string, args ...string) (string, bool) {
 	t.Helper()
 	helm, kube := helmBinary(t)
-	cmd := exec.Command(helm, append([]string{"template", "lambda-durable-exporter", chartDir,
-		"--namespace", "monitoring", "--kube-version", kube, "-f", filepath.Join(chartDir, "ci", values)}, args...)...)
+	base := []string{"template", "lambda-durable-exporter", chartDir, "--namespace", "monitoring", "--kube-version", kube}
+	if values != "" {
+		base = append(base, "-f", filepath.Join(chartDir, "ci", values))
+	}
+	cmd := exec.Command(helm, append(base, args...)...)
 	tmp := t.TempDir()
 	cmd.Env = append(os.Environ(), "HELM_CONFIG_HOME="+tmp, "HELM_CACHE_HOME="+tmp, "HELM_DATA_HOME="+tmp)
 	var stdout, stderr bytes.Buffer
@@ -811,5 +816,56 @@ func TestChartRejectsBadPersistence(t *testing.T) {
 		if out, ok := helmTemplate(t, v); !ok {
 			t.Errorf("helm rejected ci/%s:\n%.500s", v, out)
 		}
+	}
+}
+
+// renderedConfig renders the chart and returns its ConfigMap's config.yaml
+// as the exporter parses it.
+func renderedConfig(t *testing.T, values string, args ...string) *config.Config {
+	t.Helper()
+	_, docs := render(t, values, args...)
+	if len(docs["ConfigMap"]) != 1 {
+		t.Fatalf("helm template %s %v: want one ConfigMap, got %d", values, args, len(docs["ConfigMap"]))
+	}
+	var cm struct{ Data map[string]string }
+	docs["ConfigMap"][0].decode(t, &cm)
+	c, err := config.Parse([]byte(cm.Data["config.yaml"]))
+	if err != nil {
+		t.Fatalf("helm template %s %v: the exporter rejects config.yaml: %v\n%s", values, args, err, cm.Data["config.yaml"])
+	}
+	return c
+}
+
+// TestChartDefaultsDiscoverAll: with no values at all the chart renders a
+// configuration that discovers every durable function of config.region (one
+// discovery entry with no filter, role or qualifier, and no static
+// function); config.functions or config.discovery replace that entry.
+func TestChartDefaultsDiscoverAll(t *testing.T) {
+	c := renderedConfig(t, "")
+	if len(c.Functions) != 0 || len(c.Discovery) != 1 {
+		t.Fatalf("no values: %d functions and %d discovery entries, want 0 and 1", len(c.Functions), len(c.Discovery))
+	}
+	d := c.Discovery[0]
+	if !slices.Equal(d.Regions, []string{"us-east-1"}) || d.Tags != nil || d.NamePattern != "" || d.RoleARN != "" ||
+		d.Qualifier != "" || d.Statuses != nil {
+		t.Errorf("no values: the discovery entry is %+v, want every durable function of us-east-1", d)
+	}
+
+	// An empty config.region leaves the region to the SDK (AWS_REGION).
+	if d := renderedConfig(t, "", "--set", "config.region=").Discovery; len(d) != 1 || d[0].Regions != nil {
+		t.Errorf("config.region empty: discovery %+v, want one entry with the SDK's region", d)
+	}
+	// Static functions replace the default discovery.
+	if c := renderedConfig(t, "default-values.yaml"); len(c.Functions) != 1 || len(c.Discovery) != 0 {
+		t.Errorf("ci/default-values.yaml: %d functions and %d discovery entries, want 1 and 0", len(c.Functions), len(c.Discovery))
+	}
+	// So does a discovery entry of one's own.
+	c = renderedConfig(t, "", "--set", "config.discovery[0].name_pattern=^orders-")
+	if len(c.Discovery) != 1 || c.Discovery[0].NamePattern != "^orders-" || len(c.Functions) != 0 {
+		t.Errorf("config.discovery[0].name_pattern set: %+v", c.Discovery)
+	}
+	// existingConfigMap: no ConfigMap, nothing to default.
+	if _, docs := render(t, "", "--set", "existingConfigMap=mine"); len(docs["ConfigMap"]) != 0 {
+		t.Errorf("existingConfigMap: %d ConfigMaps rendered", len(docs["ConfigMap"]))
 	}
 }

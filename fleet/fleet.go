@@ -179,7 +179,11 @@ func (f *Fleet) Run(ctx context.Context, first *config.Config) {
 		// functions keep their state across the reload.
 		keep := map[string]bool{}
 		for i, d := range cfg.Discovery {
-			for _, region := range d.Regions {
+			regions := d.Regions
+			if len(regions) == 0 { // omitted and no global region: the SDK's
+				regions = []string{f.o.DefaultRegion}
+			}
+			for _, region := range regions {
 				src := sourceKey(d, region)
 				keep[src] = true
 				go f.discover(dctx, finders, gen, i, d, region, account, src)

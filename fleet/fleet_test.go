@@ -254,6 +254,23 @@ discovery:
 	})
 }
 
+// TestDiscoveryInTheSDKRegion: "discovery: [{}]" with no region in the file
+// lists every durable function of the SDK's region, and only there.
+func TestDiscoveryInTheSDKRegion(t *testing.T) {
+	wd := newWorld(t)
+	wd.w.Partition(acctA, "us-east-1").AddFunction("orders", []string{"$LATEST"}, nil)
+	wd.w.Partition(acctA, "us-east-1").AddPlainFunction("plain") // not durable
+	wd.w.Partition(acctA, "eu-west-1").AddFunction("orders-eu", []string{"$LATEST"}, nil)
+	rec, _, m, _ := startFleet(t, wd, parse(t, "discovery:\n  - {}\n"), shard.All)
+	specs := rec.waitFor(t, []string{Key(acctA, "us-east-1", "orders", "")})
+	if specs[0].Region != "us-east-1" {
+		t.Errorf("region of the discovered function = %q, want the SDK's us-east-1", specs[0].Region)
+	}
+	if v := testutil.ToFloat64(m.discoverySuccess.WithLabelValues("0", "us-east-1")); v != 1 {
+		t.Errorf("discovery_success{0,us-east-1} = %v, want 1", v)
+	}
+}
+
 // TestReloadKeepsDiscoveredTargets: a reload that keeps a discovery entry
 // keeps its functions applied throughout (no gap that would drop state).
 func TestReloadKeepsDiscoveredTargets(t *testing.T) {

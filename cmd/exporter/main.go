@@ -318,12 +318,18 @@ loop:
 	return code
 }
 
-// checkRegions makes sure every function has a region to be polled in.
+// checkRegions makes sure every function has a region to be polled in and
+// every discovery entry a region to list.
 func checkRegions(c *config.Config, sdkRegion string) error {
 	var errs []error
 	for i, f := range c.Functions {
 		if f.Region == "" && sdkRegion == "" {
 			errs = append(errs, fmt.Errorf("functions[%d] (%s): no region: set region in the config file, use a full ARN, or set AWS_REGION", i, f.Name))
+		}
+	}
+	for i, d := range c.Discovery {
+		if len(d.Regions) == 0 && sdkRegion == "" {
+			errs = append(errs, fmt.Errorf("discovery[%d]: no region: set its regions or region in the config file, or set AWS_REGION", i))
 		}
 	}
 	return errors.Join(errs...)

@@ -57,7 +57,7 @@ func Build() (dashboard.Dashboard, error) {
 		Timezone(common.TimeZoneBrowser).
 		Link(dashboard.NewDashboardLinkBuilder("Alerts runbook").
 			Type(dashboard.DashboardLinkTypeLink).
-			Url("https://github.com/lambda-durable-exporter/lambda-durable-exporter/blob/main/README.md#alerts-runbook").
+			Url("https://github.com/lambda-durable-exporter/lambda-durable-exporter/blob/main/docs/alerts.md").
 			TargetBlank(true)).
 		WithVariable(dashboard.NewDatasourceVariableBuilder("datasource").
 			Label("Data source").

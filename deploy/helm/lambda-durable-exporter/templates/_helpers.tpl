@@ -59,11 +59,23 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
-{{/* Fails rendering when the chart would start an exporter with nothing to poll. */}}
-{{- define "lde.validate" -}}
-{{- if and (not .Values.existingConfigMap) (empty .Values.config.functions) (empty .Values.config.discovery) }}
-{{- fail "config.functions or config.discovery must have at least one entry (or set existingConfigMap to a ConfigMap with a config.yaml key)" }}
+{{/* The exporter configuration (config.yaml) as YAML: config, where empty functions and discovery
+lists mean one discovery entry without keys, which lists every durable function in config.region (else
+the SDK's region, e.g. AWS_REGION from IRSA). */}}
+{{- define "lde.config" -}}
+{{- $config := deepCopy .Values.config }}
+{{- if include "lde.discoverAll" . }}
+{{- $_ := set $config "discovery" (list (dict)) }}
 {{- end }}
+{{- toYaml $config }}
+{{- end }}
+
+{{/* "true" when the chart's config discovers every durable function (functions and discovery empty). */}}
+{{- define "lde.discoverAll" -}}
+{{- if and (not .Values.existingConfigMap) (empty .Values.config.functions) (empty .Values.config.discovery) }}true{{ end }}
+{{- end }}
+
+{{- define "lde.validate" -}}
 {{- if and .Values.webConfig.existingSecret (not (empty .Values.webConfig.content)) }}
 {{- fail "webConfig.existingSecret and webConfig.content are exclusive: the web config comes from your Secret or from the chart's" }}
 {{- end }}
