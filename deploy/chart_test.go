@@ -837,23 +837,25 @@ func renderedConfig(t *testing.T, values string, args ...string) *config.Config 
 }
 
 // TestChartDefaultsDiscoverAll: with no values at all the chart renders a
-// configuration that discovers every durable function of config.region (one
-// discovery entry with no filter, role or qualifier, and no static
-// function); config.functions or config.discovery replace that entry.
+// configuration that discovers every durable function of the pod's region
+// (one discovery entry with no region, filter, role or qualifier, and no
+// static function: the SDK's region); config.region names another;
+// config.functions or config.discovery replace that entry.
 func TestChartDefaultsDiscoverAll(t *testing.T) {
 	c := renderedConfig(t, "")
 	if len(c.Functions) != 0 || len(c.Discovery) != 1 {
 		t.Fatalf("no values: %d functions and %d discovery entries, want 0 and 1", len(c.Functions), len(c.Discovery))
 	}
 	d := c.Discovery[0]
-	if !slices.Equal(d.Regions, []string{"us-east-1"}) || d.Tags != nil || d.NamePattern != "" || d.RoleARN != "" ||
+	if c.Region != "" || d.Regions != nil || d.Tags != nil || d.NamePattern != "" || d.RoleARN != "" ||
 		d.Qualifier != "" || d.Statuses != nil {
-		t.Errorf("no values: the discovery entry is %+v, want every durable function of us-east-1", d)
+		t.Errorf("no values: region %q, discovery entry %+v, want every durable function of the SDK's region", c.Region, d)
 	}
 
-	// An empty config.region leaves the region to the SDK (AWS_REGION).
-	if d := renderedConfig(t, "", "--set", "config.region=").Discovery; len(d) != 1 || d[0].Regions != nil {
-		t.Errorf("config.region empty: discovery %+v, want one entry with the SDK's region", d)
+	// config.region names the region instead of the SDK.
+	if c := renderedConfig(t, "", "--set", "config.region=eu-west-1"); c.Region != "eu-west-1" || len(c.Discovery) != 1 ||
+		!slices.Equal(c.Discovery[0].Regions, []string{"eu-west-1"}) {
+		t.Errorf("config.region=eu-west-1: region %q, discovery %+v", c.Region, c.Discovery)
 	}
 	// Static functions replace the default discovery.
 	if c := renderedConfig(t, "default-values.yaml"); len(c.Functions) != 1 || len(c.Discovery) != 0 {
