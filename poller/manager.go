@@ -430,7 +430,8 @@ func (m *Manager) pollOnce(ctx context.Context, t *target, src Source, s Setting
 		deadline = max(5*s.Interval, 5*time.Minute)
 	}
 	pctx, cancel := context.WithTimeout(ctx, deadline)
-	c := costs{pageSize: s.Pool.PageSize, listRate: s.Pool.Limits.ListPerSecond, getRate: s.Pool.Limits.GetPerSecond, boost: t.pageBoost}
+	c := costs{pageSize: s.Pool.PageSize, listRate: s.Pool.Limits.ListPerSecond, getRate: s.Pool.Limits.GetPerSecond,
+		boost: t.pageBoost, interval: s.Interval}
 	b, req, err := gather(pctx, src, tr, &t.spec, start, full, c)
 	cancel()
 	if _, off, ok := serviceNow(src, start); ok {

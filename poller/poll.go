@@ -28,6 +28,9 @@ type costs struct {
 	// manager raises it after a listing hit the limit, so that a function
 	// that really grew is listed in full on a later poll.
 	boost int
+	// interval is the poll interval: reads that fit in a quarter of it at
+	// getRate are always made rather than a range listing (0: never).
+	interval time.Duration
 }
 
 // minPageLimit is the page limit of a listing whatever the state holds.
@@ -202,7 +205,8 @@ func confirmStale(ctx context.Context, src Source, t *tracker, spec *Spec, b *ba
 
 // resolveVanished learns how the running executions that no listing returned
 // ended: with one GetDurableExecution each, or with one listing of their
-// start range when that costs fewer seconds of quota. The size of a range
+// start range when the reads do not fit in a quarter of the interval and the
+// listing costs fewer seconds of quota. The size of a range
 // listing is known only inside the state's coverage (the window plus the
 // overlap), where the tracker knows every execution; a range reaching
 // further back could hold any number, so it is never chosen.
@@ -215,7 +219,13 @@ func resolveVanished(ctx context.Context, src Source, t *tracker, spec *Spec, b 
 	slices.SortFunc(van, func(a, b runRec) int { return cmp.Compare(a.start, b.start) })
 	from, to := van[0].start, van[len(van)-1].start
 	pages := t.estimate(from, to)/max(c.pageSize, 1) + 1
-	if from >= t.coverage(now) && c.listRate > 0 && c.getRate > 0 && float64(pages)/c.listRate < float64(len(van))/c.getRate {
+	// List requests are the scarce budget: every poll of every function of
+	// the account-region needs two, while reads are otherwise rare. So the
+	// vanished executions are read one by one as long as the reads fit in a
+	// quarter of the interval at the read budget, and their start range is
+	// listed only beyond that, when the listing costs fewer seconds of quota.
+	getsFit := float64(len(van))/c.getRate <= c.interval.Seconds()/4
+	if from >= t.coverage(now) && c.listRate > 0 && c.getRate > 0 && !getsFit && float64(pages)/c.listRate < float64(len(van))/c.getRate {
 		want := make(map[uint64]struct{}, len(van))
 		for _, r := range van {
 			want[t.hash(r.arn)] = struct{}{}

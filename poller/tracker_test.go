@@ -282,3 +282,50 @@ func TestConfiguredBuckets(t *testing.T) {
 		t.Fatalf("after a bucket change: histogram %+v, finished %v", tr.durations[durable.Succeeded], tr.finished)
 	}
 }
+
+// TestReadsBeforeRangeListings: list requests are the account-region's
+// scarce budget, so vanished executions are read one by one while the reads
+// fit in a quarter of the interval at the read budget (60s and 20/s: 300
+// reads), and their start range is listed only beyond that. Exact either
+// way.
+func TestReadsBeforeRangeListings(t *testing.T) {
+	for _, tc := range []struct {
+		ended       int
+		lists, gets uint64
+	}{
+		{ended: 200, lists: 2, gets: 200},
+		{ended: 400, lists: 3, gets: 0}, // 400 reads: 20s at 20/s, more than 15s
+	} {
+		t.Run(fmt.Sprint(tc.ended, " ended"), func(t *testing.T) {
+			f := newFakeAPI("orders", 3)
+			var running []*fakeExec
+			for i := range tc.ended {
+				at := t0 - 3_600_000 + int64(i)*1000 // within the window, before the overlap
+				running = append(running, f.start(at, at))
+			}
+			tr := newTracker()
+			tr.configure(durable.Known, int64(24*time.Hour/time.Millisecond), 300_000, 60_000)
+			c := costs{pageSize: 1000, listRate: 10, getRate: 20, interval: time.Minute}
+			poll := func(now int64) snapshot.Requests {
+				f.now = now
+				full := tr.wantFull(now, 0)
+				b, req, err := gather(context.Background(), f, tr, &Spec{Target: snapshot.Target{Function: "orders"}, APIName: "orders"},
+					time.UnixMilli(now), full, c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tr.apply(b, now)
+				return req
+			}
+			poll(t0)
+			for i, e := range running {
+				f.end(e, terminals[i%4], t0+30_000)
+			}
+			req := poll(t0 + 60_000)
+			if req[durable.OpList] != tc.lists || req[durable.OpGet] != tc.gets {
+				t.Fatalf("%d ended: %d lists and %d gets, want %d and %d", tc.ended, req[durable.OpList], req[durable.OpGet], tc.lists, tc.gets)
+			}
+			compare(t, "after they ended", tr, f.truth(t0+60_000, t0, 24*time.Hour), nil)
+		})
+	}
+}
