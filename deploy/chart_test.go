@@ -871,3 +871,50 @@ func TestChartDefaultsDiscoverAll(t *testing.T) {
 		t.Errorf("existingConfigMap: %d ConfigMaps rendered", len(docs["ConfigMap"]))
 	}
 }
+
+// TestChartGoMemLimit: GOMEMLIMIT is goMemLimitRatio (default 0.9) of the
+// memory limit, in bytes, for every plain quantity; unset with a ratio of 0
+// or no limit; a quantity the chart cannot read fails the render, naming
+// it. The StatefulSet gets it too.
+func TestChartGoMemLimit(t *testing.T) {
+	env := func(w workload) (string, bool) {
+		for _, e := range w.Spec.Template.Spec.Containers[0].Env {
+			if e.Name == "GOMEMLIMIT" {
+				return e.Value, true
+			}
+		}
+		return "", false
+	}
+	for _, tc := range []struct {
+		args []string
+		want string // "" = unset
+	}{
+		{nil, "120795955"}, // 0.9 x 128Mi, the default limit
+		{[]string{"--set", "resources.limits.memory=1Gi"}, "966367641"},
+		{[]string{"--set", "resources.limits.memory=500M"}, "450000000"},
+		{[]string{"--set", "resources.limits.memory=1.5Gi"}, "1449551462"},
+		{[]string{"--set", "resources.limits.memory=1073741824"}, "966367641"},
+		{[]string{"--set-json", "goMemLimitRatio=0.5"}, "67108864"}, // --set reads 0.5 as a string
+		{[]string{"--set", "goMemLimitRatio=0"}, ""},
+		{[]string{"--set", "resources.limits=null"}, ""},
+	} {
+		w, _, _ := deployment(t, "", tc.args...)
+		got, ok := env(w)
+		if (tc.want == "") == ok || got != tc.want {
+			t.Errorf("%v: GOMEMLIMIT %q (set %v), want %q", tc.args, got, ok, tc.want)
+		}
+	}
+	_, docs := render(t, "sharded-values.yaml")
+	var sts workload
+	docs["StatefulSet"][0].decode(t, &sts)
+	if got, ok := env(sts); !ok || got == "" {
+		t.Errorf("the StatefulSet has no GOMEMLIMIT")
+	}
+	out, ok := helmTemplate(t, "", "--set", "resources.limits.memory=1e9")
+	if ok || !strings.Contains(out, `resources.limits.memory "1e9": goMemLimitRatio needs a plain quantity`) {
+		t.Errorf("an unreadable memory limit: ok=%v\n%s", ok, out)
+	}
+	if out, ok := helmTemplate(t, "", "--set-json", "goMemLimitRatio=2"); ok {
+		t.Errorf("goMemLimitRatio=2 accepted:\n%s", out)
+	}
+}

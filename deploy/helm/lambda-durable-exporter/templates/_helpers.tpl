@@ -263,8 +263,14 @@ spec:
         {{- range .Values.extraArgs }}
         - {{ . | quote }}
         {{- end }}
-      {{- if or .Values.sharding.enabled .Values.extraEnv }}
+      {{- if or .Values.sharding.enabled .Values.extraEnv (include "lde.goMemLimit" .) }}
       env:
+        {{- with include "lde.goMemLimit" . }}
+        # goMemLimitRatio of resources.limits.memory: near the limit the Go runtime collects harder
+        # instead of the container being OOM-killed.
+        - name: GOMEMLIMIT
+          value: {{ . | quote }}
+        {{- end }}
         {{- if .Values.sharding.enabled }}
         # --shard.auto takes the shard index from the pod name's ordinal (<statefulset>-<ordinal>).
         - name: POD_NAME
@@ -363,4 +369,24 @@ spec:
   topologySpreadConstraints:
     {{- toYaml . | nindent 4 }}
   {{- end }}
+{{- end }}
+
+{{/*
+lde.goMemLimit: goMemLimitRatio of resources.limits.memory, in bytes, for GOMEMLIMIT; empty when
+either is unset or zero. The limit must be a plain quantity: a number with an optional k, M, G,
+T, Ki, Mi, Gi or Ti.
+*/}}
+{{- define "lde.goMemLimit" -}}
+{{- $limit := "" -}}
+{{- with .Values.resources -}}{{- with .limits -}}{{- with .memory -}}{{- $limit = toString . -}}{{- end -}}{{- end -}}{{- end -}}
+{{- $ratio := float64 (.Values.goMemLimitRatio | default 0) -}}
+{{- if and $limit (gt $ratio 0.0) -}}
+{{- $units := dict "" 1 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 -}}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $limit -}}
+{{- $unit := trimPrefix $number $limit -}}
+{{- if or (not $number) (not (hasKey $units $unit)) -}}
+{{- fail (printf "resources.limits.memory %q: goMemLimitRatio needs a plain quantity (a number with an optional k, M, G, T, Ki, Mi, Gi or Ti); set goMemLimitRatio=0 to leave GOMEMLIMIT unset" $limit) -}}
+{{- end -}}
+{{- printf "%.0f" (floor (mulf (float64 $number) (float64 (get $units $unit)) $ratio)) -}}
+{{- end -}}
 {{- end }}
