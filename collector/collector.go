@@ -185,11 +185,7 @@ func statusSeries(ch chan<- prometheus.Metric, d *statusDescs, s *snapshot.Snaps
 		if bounds == nil {
 			bounds = durable.DurationBuckets[:]
 		}
-		buckets := make(map[float64]uint64, len(bounds))
-		for i, ub := range bounds {
-			buckets[ub] = h.Counts[i]
-		}
-		ch <- prometheus.MustNewConstHistogram(d.duration, h.Count, h.Sum(), buckets, with(st)...)
+		ch <- newDurationHistogram(d.duration, h, bounds, with(st))
 	}
 	// Executions that ended under a status this build does not know: not
 	// part of the closed set, so the series appears only once there is one

@@ -26,7 +26,8 @@ import (
 //	baseline, lastSuccess, lastFull, flags (primed 1, needFull 2)
 //	exported statuses (bit mask), window, overlap
 //	bounds: n, then n float64 bits (8 bytes each); 0 = the default bounds
-//	finished: NumStatuses counts; durations: per status count, sum (ms), n, n counts
+//	finished: NumStatuses counts; durations: per status count, sum (ms), n, n counts,
+//	  then the native buckets: schema reduction, zero count, offset, n, n counts
 //	invalid: NumReasons counts; corrections; overruns
 //	running: n, then arn (string), start, flags (unknown 1), misses, version index
 //	done: n, then hash (8 bytes), start, status, version index
@@ -89,6 +90,13 @@ func encodeCheckpoint(key string, t *tracker, overruns uint64) []byte {
 			u(h.SumMillis)
 			u(uint64(nb))
 			for _, c := range h.Counts[:nb] {
+				u(c)
+			}
+			u(uint64(h.NativeReduced))
+			u(h.NativeZero)
+			i(int64(h.NativeOffset))
+			u(uint64(h.NativeLen))
+			for _, c := range h.NativeCounts[:h.NativeLen] {
 				u(c)
 			}
 		}
@@ -302,6 +310,7 @@ func decodeCheckpoint(b []byte) (*tracker, saved, error) {
 			if h.Count > finished[s] {
 				r.fail("%d durations for %d finished", h.Count, finished[s])
 			}
+			decodeNative(r, h)
 		}
 	}
 	counts(&t.finished, &t.durations)
@@ -442,4 +451,28 @@ func decodeBreakdowns(r *reader, t *tracker, counts func(*[durable.NumStatuses]u
 // are read.
 func errorStatus(s uint64) bool {
 	return s == uint64(durable.Failed) || s == uint64(durable.TimedOut) || s == uint64(durable.Stopped)
+}
+
+// decodeNative reads a histogram's native buckets: a schema in range, a
+// window of at most NativeMaxBuckets buckets, and counts that, with the zero
+// bucket, add up to the histogram's count.
+func decodeNative(r *reader, h *durable.Histogram) {
+	reduced, zero, offset, n := r.u(), r.u(), r.i(), r.u()
+	if r.err != nil {
+		return
+	}
+	if reduced > durable.NativeMaxSchema-durable.NativeMinSchema || n > durable.NativeMaxBuckets ||
+		offset < math.MinInt32 || offset > math.MaxInt32-int64(n) || (n == 0 && offset != 0) {
+		r.fail("native buckets: schema -%d, %d buckets from %d", reduced, n, offset)
+		return
+	}
+	h.NativeReduced, h.NativeZero, h.NativeOffset, h.NativeLen = uint8(reduced), zero, int32(offset), uint8(n)
+	sum := zero
+	for k := range int(n) {
+		h.NativeCounts[k] = r.u()
+		sum += h.NativeCounts[k]
+	}
+	if r.err == nil && sum != h.Count {
+		r.fail("native buckets hold %d observations, the histogram %d", sum, h.Count)
+	}
 }

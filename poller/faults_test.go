@@ -904,11 +904,7 @@ func (a *truth) plus(b truth) truth {
 	for s := range out.inWindow {
 		out.inWindow[s] += b.inWindow[s]
 		out.finished[s] += b.finished[s]
-		out.durations[s].Count += b.durations[s].Count
-		out.durations[s].SumMillis += b.durations[s].SumMillis
-		for i := range out.durations[s].Counts {
-			out.durations[s].Counts[i] += b.durations[s].Counts[i]
-		}
+		out.durations[s].Add(&b.durations[s])
 	}
 	return out
 }

@@ -9,7 +9,8 @@
 #     rewritten to 0s in a temporary copy, so that alerts fire within seconds;
 #  4. asserts through Prometheus' HTTP API that the target is up, that every rule evaluates
 #     without error, that every query of the committed Grafana dashboard (variables substituted)
-#     returns data, and that LambdaDurableExecutionsFailed fires.
+#     returns data, that the duration histograms arrive as native histograms too (protobuf), and that
+#     LambdaDurableExecutionsFailed fires.
 #
 # Every wait is bounded (E2E_TIMEOUT seconds, default 120, per wait). Both processes are stopped and
 # the temporary directory removed on exit, whatever happens (E2E_KEEP=1 keeps the directory).
@@ -174,6 +175,10 @@ main() {
 	  - $WORK/alerts.yaml
 	scrape_configs:
 	  - job_name: $JOB
+	    # The duration histograms are native too (over protobuf); the classic buckets stay for
+	    # the dashboard's histogram_quantile over _bucket.
+	    scrape_native_histograms: true
+	    always_scrape_classic_histograms: true
 	    static_configs:
 	      - targets: ["127.0.0.1:$EXPORTER_PORT"]
 	EOF
@@ -239,6 +244,18 @@ main() {
 		say "no data, allowed (metrics the demo does not produce, E2E_OPTIONAL_METRICS): $(IFS=';'; echo "${optional[*]}")"
 	fi
 	say "PASS: $((NQUERIES - ${#optional[@]})) of $NQUERIES dashboard queries return data, the ${#optional[@]} others may be empty"
+	PASSED=$((PASSED + 1))
+
+	say "native duration histograms"
+	deadline=$((SECONDS + TIMEOUT))
+	native='histogram_count(sum by (function) (lambda_durable_execution_duration_seconds))'
+	until (($(api --get --data-urlencode "query=$native" "$PROM/api/v1/query" | jq '.data.result | length') > 0)); do
+		((SECONDS < deadline)) || fail "no native histogram series within ${TIMEOUT}s: $native"
+		sleep 1
+	done
+	classic=$(api --get --data-urlencode 'query=count({__name__=~"lambda_durable_execution_duration_seconds_(bucket|sum|count)"})' "$PROM/api/v1/query" | jq -r '.data.result[0].value[1]')
+	nseries=$(api --get --data-urlencode 'query=count({__name__="lambda_durable_execution_duration_seconds"})' "$PROM/api/v1/query" | jq -r '.data.result[0].value[1]')
+	say "PASS: native duration histograms: $nseries series, against $classic classic bucket, sum and count series"
 	PASSED=$((PASSED + 1))
 
 	say "checking that every rule evaluates without error"
