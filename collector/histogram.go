@@ -3,7 +3,6 @@ package collector
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
 )
@@ -26,20 +25,37 @@ func (m durationHistogram) Write(out *dto.Metric) error {
 	return nil
 }
 
+// histogramValues holds, in one allocation, the values a durationHistogram's
+// protobuf fields point at.
+type histogramValues struct {
+	count, zero  uint64
+	sum, zeroThr float64
+	schema       int32
+	counts       [durable.MaxBuckets]uint64
+	bounds       [durable.MaxBuckets]float64
+	buckets      [durable.MaxBuckets]dto.Bucket
+	bucketPtrs   [durable.MaxBuckets]*dto.Bucket
+	h            dto.Histogram
+}
+
 // newDurationHistogram builds the series of h, whose classic upper bounds
 // are bounds.
 func newDurationHistogram(desc *prometheus.Desc, h *durable.Histogram, bounds []float64, labelValues []string) prometheus.Metric {
-	d := &dto.Histogram{
-		SampleCount:   proto.Uint64(h.Count),
-		SampleSum:     proto.Float64(h.Sum()),
-		Schema:        proto.Int32(int32(h.NativeSchema())),
-		ZeroThreshold: proto.Float64(0), // the zero bucket holds durations of 0 ms
-		ZeroCount:     proto.Uint64(h.NativeZero),
+	v := &histogramValues{count: h.Count, zero: h.NativeZero, sum: h.Sum(), schema: int32(h.NativeSchema())}
+	d := &v.h
+	d.SampleCount, d.SampleSum, d.Schema, d.ZeroCount = &v.count, &v.sum, &v.schema, &v.zero
+	d.ZeroThreshold = &v.zeroThr // 0: the zero bucket holds durations of 0 ms
+	n := min(len(bounds), durable.MaxBuckets)
+	for i := range n {
+		v.counts[i], v.bounds[i] = h.Counts[i], bounds[i]
+		v.buckets[i].CumulativeCount, v.buckets[i].UpperBound = &v.counts[i], &v.bounds[i]
+		v.bucketPtrs[i] = &v.buckets[i]
 	}
-	for i, ub := range bounds[:min(len(bounds), durable.MaxBuckets)] {
-		d.Bucket = append(d.Bucket, &dto.Bucket{CumulativeCount: proto.Uint64(h.Counts[i]), UpperBound: proto.Float64(ub)})
-	}
+	d.Bucket = v.bucketPtrs[:n]
 	// Spans of consecutive non-empty buckets, deltas between counts.
+	var spans []*dto.BucketSpan
+	var offsets []int32
+	var lengths []uint32
 	var prev int64
 	next := int(h.NativeOffset) // the index after the last span
 	for i := 0; i < int(h.NativeLen); i++ {
@@ -47,23 +63,34 @@ func newDurationHistogram(desc *prometheus.Desc, h *durable.Histogram, bounds []
 			continue
 		}
 		idx := int(h.NativeOffset) + i
-		if n := len(d.PositiveSpan); n == 0 || idx != next {
+		if len(lengths) == 0 || idx != next {
 			offset := idx - next
-			if n == 0 {
+			if len(lengths) == 0 {
 				offset = idx
 			}
-			d.PositiveSpan = append(d.PositiveSpan, &dto.BucketSpan{Offset: proto.Int32(int32(offset)), Length: proto.Uint32(0)})
+			offsets, lengths = append(offsets, int32(offset)), append(lengths, 0)
 		}
-		sp := d.PositiveSpan[len(d.PositiveSpan)-1]
-		sp.Length = proto.Uint32(sp.GetLength() + 1)
+		lengths[len(lengths)-1]++
+		if d.PositiveDelta == nil {
+			d.PositiveDelta = make([]int64, 0, int(h.NativeLen)-i)
+		}
 		c := int64(h.NativeCounts[i])
 		d.PositiveDelta = append(d.PositiveDelta, c-prev)
 		prev, next = c, idx+1
 	}
-	if len(d.PositiveSpan) == 0 && h.NativeZero == 0 {
+	if len(lengths) == 0 && h.NativeZero == 0 {
 		// No observation yet: an empty span says the histogram is native
 		// all the same, as client_golang does.
-		d.PositiveSpan = []*dto.BucketSpan{{Offset: proto.Int32(0), Length: proto.Uint32(0)}}
+		offsets, lengths = []int32{0}, []uint32{0}
 	}
+	if len(lengths) > 0 {
+		values := make([]dto.BucketSpan, len(lengths))
+		spans = make([]*dto.BucketSpan, len(lengths))
+		for i := range values {
+			values[i].Offset, values[i].Length = &offsets[i], &lengths[i]
+			spans[i] = &values[i]
+		}
+	}
+	d.PositiveSpan = spans
 	return durationHistogram{desc: desc, labels: prometheus.MakeLabelPairs(desc, labelValues), h: d}
 }
