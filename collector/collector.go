@@ -7,6 +7,7 @@ package collector
 import (
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -119,11 +120,11 @@ func (c *Collector) collect(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 	}
 
 	if !s.ByVersion {
-		statusSeries(ch, &c.statusDescs, s, l, &s.InWindow, &s.Finished, &s.Durations)
+		statusSeries(ch, &c.statusDescs, s, l, s.Since, &s.InWindow, &s.Finished, &s.Durations)
 	}
 	if s.ByErrorType {
 		for _, e := range s.Errors {
-			counter(c.errors, float64(e.Count), e.Status.String(), e.Type)
+			ch <- startedCounter(c.errors, float64(e.Count), e.Since, append(slices.Clip(l), e.Status.String(), e.Type))
 		}
 	}
 	if s.Primed && !s.Gone && s.OldestRunningStart > 0 {
@@ -168,8 +169,9 @@ func (c *Collector) collect(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 type statusDescs struct{ executions, finished, duration *prometheus.Desc }
 
 // statusSeries emits the per-status series of one target (l its labels,
-// with the version when broken down by version).
-func statusSeries(ch chan<- prometheus.Metric, d *statusDescs, s *snapshot.Snapshot, l []string,
+// with the version when broken down by version); since (Unix ms, 0 =
+// unknown) is the start timestamp of its counters and histograms.
+func statusSeries(ch chan<- prometheus.Metric, d *statusDescs, s *snapshot.Snapshot, l []string, since int64,
 	inWindow, finished *[durable.NumStatuses]uint64, durations *[durable.NumStatuses]durable.Histogram) {
 	with := func(st durable.Status) []string { return append(slices.Clip(l), st.String()) }
 	for _, st := range s.Statuses {
@@ -179,19 +181,19 @@ func statusSeries(ch chan<- prometheus.Metric, d *statusDescs, s *snapshot.Snaps
 		if !st.Terminal() {
 			continue
 		}
-		ch <- prometheus.MustNewConstMetric(d.finished, prometheus.CounterValue, float64(finished[st]), with(st)...)
+		ch <- startedCounter(d.finished, float64(finished[st]), since, with(st))
 		h := &durations[st]
 		bounds := s.Buckets
 		if bounds == nil {
 			bounds = durable.DurationBuckets[:]
 		}
-		ch <- newDurationHistogram(d.duration, h, bounds, with(st))
+		ch <- newDurationHistogram(d.duration, h, bounds, since, with(st))
 	}
 	// Executions that ended under a status this build does not know: not
 	// part of the closed set, so the series appears only once there is one
 	// (invalid_executions_total{reason="unknown_status"} is always there).
 	if n := finished[durable.Unknown]; n > 0 {
-		ch <- prometheus.MustNewConstMetric(d.finished, prometheus.CounterValue, float64(n), with(durable.Unknown)...)
+		ch <- startedCounter(d.finished, float64(n), since, with(durable.Unknown))
 	}
 }
 
@@ -213,7 +215,7 @@ func (v versioned) Collect(ch chan<- prometheus.Metric) {
 		for i := range s.Versions {
 			vc := &s.Versions[i]
 			l := []string{s.Function, s.Qualifier, s.Region, s.AccountID, vc.Version}
-			statusSeries(ch, &v.c.versionDescs, s, l, &vc.InWindow, &vc.Finished, &vc.Durations)
+			statusSeries(ch, &v.c.versionDescs, s, l, vc.Since, &vc.InWindow, &vc.Finished, &vc.Durations)
 		}
 	}
 }
@@ -223,4 +225,15 @@ func boolFloat(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// startedCounter is a counter with its start (created) timestamp, since
+// (Unix ms), when known: a scraper that reads it (protobuf; the text format
+// has no _created lines) sees the counter start at zero there, so that the
+// first finishes of a new series count in increase() and rate().
+func startedCounter(d *prometheus.Desc, v float64, since int64, labels []string) prometheus.Metric {
+	if since <= 0 {
+		return prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	return prometheus.MustNewConstMetricWithCreatedTimestamp(d, prometheus.CounterValue, v, time.UnixMilli(since), labels...)
 }

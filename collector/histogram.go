@@ -1,8 +1,11 @@
 package collector
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
 )
@@ -40,7 +43,7 @@ type histogramValues struct {
 
 // newDurationHistogram builds the series of h, whose classic upper bounds
 // are bounds.
-func newDurationHistogram(desc *prometheus.Desc, h *durable.Histogram, bounds []float64, labelValues []string) prometheus.Metric {
+func newDurationHistogram(desc *prometheus.Desc, h *durable.Histogram, bounds []float64, since int64, labelValues []string) prometheus.Metric {
 	v := &histogramValues{count: h.Count, zero: h.NativeZero, sum: h.Sum(), schema: int32(h.NativeSchema())}
 	d := &v.h
 	d.SampleCount, d.SampleSum, d.Schema, d.ZeroCount = &v.count, &v.sum, &v.schema, &v.zero
@@ -92,5 +95,8 @@ func newDurationHistogram(desc *prometheus.Desc, h *durable.Histogram, bounds []
 		}
 	}
 	d.PositiveSpan = spans
+	if since > 0 {
+		d.CreatedTimestamp = timestamppb.New(time.UnixMilli(since))
+	}
 	return durationHistogram{desc: desc, labels: prometheus.MakeLabelPairs(desc, labelValues), h: d}
 }

@@ -22,6 +22,9 @@ func TestDurationHistogramIsNativeToo(t *testing.T) {
 		h.ObserveMillis(ms)
 	}
 	s.Finished[durable.Succeeded] = h.Count
+	s.Since = 1_764_000_000_123
+	s.ByErrorType = true
+	s.Errors = []snapshot.ErrorCount{{Status: durable.Failed, Type: "X", Count: 1, Since: 1_764_000_600_000}}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(New(fixed{s}))
 	mfs, err := reg.Gather()
@@ -30,6 +33,21 @@ func TestDurationHistogramIsNativeToo(t *testing.T) {
 	}
 	seen := 0
 	for _, mf := range mfs {
+		// Start timestamps: the baseline for finishes and durations, the
+		// first count for an error type.
+		want := map[string]int64{"lambda_durable_executions_finished_total": s.Since,
+			"lambda_durable_execution_duration_seconds": s.Since, "lambda_durable_execution_errors_total": s.Errors[0].Since}
+		if ms, ok := want[mf.GetName()]; ok {
+			for _, m := range mf.GetMetric() {
+				ct := m.GetCounter().GetCreatedTimestamp()
+				if m.GetHistogram() != nil {
+					ct = m.GetHistogram().GetCreatedTimestamp()
+				}
+				if ct == nil || ct.AsTime().UnixMilli() != ms {
+					t.Errorf("%s: start timestamp %v, want %d ms", mf.GetName(), ct, ms)
+				}
+			}
+		}
 		if mf.GetName() != "lambda_durable_execution_duration_seconds" {
 			continue
 		}

@@ -57,6 +57,7 @@ type verState struct {
 	finished   [durable.NumStatuses]uint64
 	durations  [durable.NumStatuses]durable.Histogram
 	lastFinish int64 // ms, service clock; 0 = never
+	since      int64 // ms: when the slot was taken, its counters' start
 	// As of the last recount.
 	inWindow [durable.NumStatuses]uint64
 	refs     int
@@ -107,12 +108,12 @@ func (t *tracker) verIndex(v string) uint16 {
 	}
 	for i := 1; i < len(t.vers); i++ {
 		if t.vers[i].free {
-			t.vers[i] = verState{name: v}
+			t.vers[i] = verState{name: v, since: t.stamp()}
 			t.verIdx[v] = uint16(i)
 			return uint16(i)
 		}
 	}
-	t.vers = append(t.vers, verState{name: v})
+	t.vers = append(t.vers, verState{name: v, since: t.stamp()})
 	t.verIdx[v] = uint16(len(t.vers) - 1)
 	return uint16(len(t.vers) - 1)
 }
@@ -224,6 +225,12 @@ func (t *tracker) countError(s durable.Status, typ string) {
 	if _, ok := t.errCounts[k]; !ok && !reservedErrorType(typ) && !t.knownErrorType(typ) && t.distinctErrorTypes() >= t.maxErrTypes {
 		k.typ = errOther
 	}
+	if _, ok := t.errCounts[k]; !ok {
+		if t.errSince == nil {
+			t.errSince = make(map[errKey]int64)
+		}
+		t.errSince[k] = t.stamp()
+	}
 	t.errCounts[k]++
 }
 
@@ -284,7 +291,7 @@ func (t *tracker) fillBreakdowns(s *snapshot.Snapshot) {
 			if v.free || (i == 0 && v.refs == 0 && v.lastFinish == 0) {
 				continue
 			}
-			s.Versions = append(s.Versions, snapshot.VersionCounts{Version: v.name, InWindow: v.inWindow,
+			s.Versions = append(s.Versions, snapshot.VersionCounts{Version: v.name, Since: max(v.since, t.baseline), InWindow: v.inWindow,
 				Finished: v.finished, Durations: v.durations})
 		}
 		slices.SortFunc(s.Versions, func(a, b snapshot.VersionCounts) int { return compareVersions(a.Version, b.Version) })
@@ -296,7 +303,7 @@ func (t *tracker) fillBreakdowns(s *snapshot.Snapshot) {
 func (t *tracker) fillErrors(s *snapshot.Snapshot) {
 	if t.byErrorType {
 		for k, n := range t.errCounts {
-			s.Errors = append(s.Errors, snapshot.ErrorCount{Status: k.status, Type: k.typ, Count: n})
+			s.Errors = append(s.Errors, snapshot.ErrorCount{Status: k.status, Type: k.typ, Count: n, Since: t.errSince[k]})
 		}
 		slices.SortFunc(s.Errors, func(a, b snapshot.ErrorCount) int {
 			return cmp.Or(cmp.Compare(a.Status, b.Status), strings.Compare(a.Type, b.Type))
@@ -319,3 +326,7 @@ func compareVersions(a, b string) int {
 	}
 	return strings.Compare(a, b)
 }
+
+// stamp is when what the tracker creates now began: the start of the poll
+// being applied, else the last successful one.
+func (t *tracker) stamp() int64 { return max(t.pollNow, t.lastSuccess) }

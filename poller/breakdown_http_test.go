@@ -186,6 +186,22 @@ func TestBreakdownsOverHTTP(t *testing.T) {
 		}
 	}
 	last := broken.t.snap.Load()
+	// Start timestamps: the baseline, when each version was first seen,
+	// when each error type was first counted.
+	now := env.clock.Now().UnixMilli()
+	if last.Since != broken.baseline {
+		t.Errorf("since %d, want the baseline %d", last.Since, broken.baseline)
+	}
+	for _, v := range last.Versions {
+		if v.Since < broken.baseline || v.Since > now {
+			t.Errorf("version %s since %d, outside [%d, %d]", v.Version, v.Since, broken.baseline, now)
+		}
+	}
+	for _, e := range last.Errors {
+		if e.Since < broken.baseline || e.Since > now {
+			t.Errorf("error %s/%s since %d, outside [%d, %d]", e.Status, e.Type, e.Since, broken.baseline, now)
+		}
+	}
 	if len(last.Versions) != 2 {
 		t.Errorf("versions shown at the end: %+v, want 3 and 4", last.Versions)
 	}

@@ -34,9 +34,9 @@ import (
 //	tomb: n, then hash (8 bytes), expiry
 //	flagged: n, then key (8 bytes), expiry
 //	breakdowns: flags (by version 1, by error type 2), then
-//	  versions: n, then name (string), flags (free 1), last finish,
+//	  versions: n, then name (string), flags (free 1), last finish, since,
 //	    finished and durations as above
-//	  error types: cap, n, then status, type (string), count
+//	  error types: cap, n, then status, type (string), count, since
 //	  pending error reads: n, then arn (string), status, misses
 
 // checkpointName is the file name of a target's checkpoint: a hash of its
@@ -140,6 +140,7 @@ func encodeCheckpoint(key string, t *tracker, overruns uint64) []byte {
 			str(v.name)
 			u(boolBit(v.free, 1))
 			i(v.lastFinish)
+			i(v.since)
 			counts(&v.finished, &v.durations)
 		}
 	}
@@ -150,6 +151,7 @@ func encodeCheckpoint(key string, t *tracker, overruns uint64) []byte {
 			u(uint64(k.status))
 			str(k.typ)
 			u(n)
+			i(t.errSince[k])
 		}
 		u(uint64(len(t.pending)))
 		for _, p := range t.pending {
@@ -381,7 +383,7 @@ func decodeBreakdowns(r *reader, t *tracker, counts func(*[durable.NumStatuses]u
 			if r.err != nil {
 				break
 			}
-			v := verState{name: r.str(), free: r.u()&1 != 0, lastFinish: r.i()}
+			v := verState{name: r.str(), free: r.u()&1 != 0, lastFinish: r.i(), since: r.i()}
 			counts(&v.finished, &v.durations)
 			switch {
 			case k == 0 && (v.name != "" || v.free):
@@ -414,7 +416,7 @@ func decodeBreakdowns(r *reader, t *tracker, counts func(*[durable.NumStatuses]u
 		t.maxErrTypes = int(r.u())
 		var sum [durable.NumStatuses]uint64
 		for range r.count(3, "error counts") {
-			st, typ, n := r.u(), r.str(), r.u()
+			st, typ, n, since := r.u(), r.str(), r.u(), r.i()
 			if r.err == nil && (!errorStatus(st) || (cleanErrorType(typ) != typ) || t.errCounts[errKey{durable.Status(st), typ}] != 0 || n == 0) {
 				r.fail("error count %d of %q", st, typ)
 			}
@@ -422,6 +424,12 @@ func decodeBreakdowns(r *reader, t *tracker, counts func(*[durable.NumStatuses]u
 				t.errCounts = make(map[errKey]uint64)
 			}
 			t.errCounts[errKey{durable.Status(st), typ}] = n
+			if since != 0 {
+				if t.errSince == nil {
+					t.errSince = make(map[errKey]int64)
+				}
+				t.errSince[errKey{durable.Status(st), typ}] = since
+			}
 			sum[min(st, uint64(durable.NumStatuses)-1)] += n
 		}
 		np := r.count(3, "pending error reads")

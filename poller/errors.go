@@ -24,7 +24,7 @@ func (t *tracker) setErrorBreakdown(on bool, maxTypes int) {
 		return
 	}
 	t.byErrorType = on
-	t.errCounts, t.pending = nil, nil
+	t.errCounts, t.errSince, t.pending = nil, nil, nil
 }
 
 // readErrors reads the queued errors in order, until the queue is empty,

@@ -295,6 +295,7 @@ func trackerCopy(tr *tracker) tracker {
 	c.vers = slices.Clone(tr.vers)
 	c.verIdx = maps.Clone(tr.verIdx)
 	c.errCounts = maps.Clone(tr.errCounts)
+	c.errSince = maps.Clone(tr.errSince)
 	c.pending = slices.Clone(tr.pending)
 	return c
 }

@@ -155,7 +155,11 @@ type tracker struct {
 	byErrorType bool
 	maxErrTypes int
 	errCounts   map[errKey]uint64
-	pending     []pendingErr
+	errSince    map[errKey]int64 // when each was first counted, ms
+	// pollNow is the start of the poll being applied (ms), for what it
+	// creates.
+	pollNow int64
+	pending []pendingErr
 
 	// Gauges as of the last successful poll.
 	inWindow      [durable.NumStatuses]uint64
@@ -308,6 +312,7 @@ func (t *tracker) apply(b *batch, now int64) (fresh []invalidNote) {
 	if b.full && t.primed {
 		missedBefore = t.lastSuccess - t.overlap
 	}
+	t.pollNow = now
 	if t.byVersion {
 		t.ensureVersions()
 		for i := range b.items {
@@ -540,6 +545,9 @@ func (t *tracker) fill(s *snapshot.Snapshot) {
 	s.Corrections = t.corrections
 	s.Tracked = t.size()
 	t.fillBreakdowns(s)
+	if t.primed {
+		s.Since = t.baseline
+	}
 }
 
 // validator turns scrape.Executions into observations for one target.

@@ -40,15 +40,20 @@ type Snapshot struct {
 	RunningOlderThan []uint64
 	Finished         [durable.NumStatuses]uint64
 	Durations        [durable.NumStatuses]durable.Histogram
-	Buckets          []float64 // the histograms' upper bounds; nil = durable.DurationBuckets
-	PollSuccess      bool
-	PollDuration     float64 // seconds
-	LastSuccess      float64 // Unix seconds; 0 before the first success
-	Tracked          int
-	PollRequests     Requests
-	Corrections      uint64
-	Overruns         uint64
-	Invalid          [durable.NumReasons]uint64
+	// Since is when Finished and Durations began, Unix ms: the target's
+	// baseline (its first successful poll, kept across restarts with
+	// --storage.path); 0 before it. Served as their start (created)
+	// timestamps.
+	Since        int64
+	Buckets      []float64 // the histograms' upper bounds; nil = durable.DurationBuckets
+	PollSuccess  bool
+	PollDuration float64 // seconds
+	LastSuccess  float64 // Unix seconds; 0 before the first success
+	Tracked      int
+	PollRequests Requests
+	Corrections  uint64
+	Overruns     uint64
+	Invalid      [durable.NumReasons]uint64
 	// ClockSkew is the API's clock minus the exporter's, in seconds, as the
 	// Date header of its answers tells; ClockSkewKnown once measured.
 	ClockSkew      float64
@@ -72,6 +77,7 @@ type Snapshot struct {
 // VersionCounts are one version's share of a target's numbers.
 type VersionCounts struct {
 	Version   string
+	Since     int64 // ms: when its counters began (the version was first seen)
 	InWindow  [durable.NumStatuses]uint64
 	Finished  [durable.NumStatuses]uint64
 	Durations [durable.NumStatuses]durable.Histogram
@@ -83,6 +89,7 @@ type ErrorCount struct {
 	Status durable.Status
 	Type   string
 	Count  uint64
+	Since  int64 // ms: when it was first counted
 }
 
 // Requests counts the API requests of one poll by operation (pages and
