@@ -25,7 +25,8 @@ func BenchmarkRender(b *testing.B) {
 	var snaps fixed
 	for i := range 1000 {
 		s := &snapshot.Snapshot{Target: snapshot.Target{Function: fmt.Sprintf("workflow-%04d", i), Qualifier: "live",
-			Region: "us-east-1", AccountID: "123456789012"}, Statuses: durable.Known, Primed: true, PollSuccess: true}
+			Region: "us-east-1", AccountID: "123456789012"}, Statuses: durable.Known, Primed: true, PollSuccess: true,
+			Since: 1_764_000_000_000}
 		for _, st := range durable.Terminals {
 			for range 200 {
 				s.Durations[st].ObserveMillis(rng.Int64N(86_400_000))
