@@ -154,10 +154,10 @@ func (t *tracker) recountVersions(now int64) {
 	}
 	cut := now - t.window
 	for _, d := range t.done {
-		v := &t.vers[min(int(d.ver), len(t.vers)-1)]
+		v := &t.vers[min(int(d.ver()), len(t.vers)-1)]
 		v.refs++
-		if d.start >= cut {
-			v.inWindow[d.status]++
+		if d.start() >= cut {
+			v.inWindow[d.status()]++
 		}
 	}
 	for _, r := range t.running {
@@ -190,7 +190,7 @@ func (t *tracker) setVersionBreakdown(on bool) {
 		t.running[h] = r
 	}
 	for h, d := range t.done {
-		d.ver = 0
+		d = d.withVer(0)
 		t.done[h] = d
 	}
 	if on {

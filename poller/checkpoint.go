@@ -118,9 +118,9 @@ func encodeCheckpoint(key string, t *tracker, overruns uint64) []byte {
 	u(uint64(len(t.done)))
 	for h, d := range t.done {
 		fixed(h)
-		i(d.start)
-		u(uint64(d.status))
-		u(uint64(d.ver))
+		i(d.start())
+		u(uint64(d.status()))
+		u(uint64(d.ver()))
 	}
 	u(uint64(len(t.tomb)))
 	for h, exp := range t.tomb {
@@ -338,8 +338,11 @@ func decodeCheckpoint(b []byte) (*tracker, saved, error) {
 		if r.err == nil && ver > maxVersions+1 {
 			r.fail("version index %d", ver)
 		}
+		if r.err == nil && (start < 0 || start > maxDoneStart) {
+			r.fail("terminal execution started at %d", start)
+		}
 		maxVer = max(maxVer, ver)
-		t.done[h] = doneRec{start: start, status: durable.Status(st), ver: uint16(ver)}
+		t.done[h] = mkDone(start, durable.Status(st), uint16(ver))
 	}
 	for range r.count(9, "tombstones") {
 		h := r.fixed()
@@ -407,7 +410,7 @@ func decodeBreakdowns(r *reader, t *tracker, counts func(*[durable.NumStatuses]u
 			}
 		}
 		for _, d := range t.done {
-			if r.err == nil && int(d.ver) < len(t.vers) && t.vers[d.ver].free {
+			if r.err == nil && int(d.ver()) < len(t.vers) && t.vers[d.ver()].free {
 				r.fail("terminal execution in a free version slot")
 			}
 		}

@@ -437,7 +437,7 @@ func BenchmarkCheckpoint(b *testing.B) {
 				tr.running[tr.hash(arn)] = runRec{arn: arn, start: t0 - int64(i)*1000}
 			}
 			for i := range c.done {
-				tr.done[uint64(i)*0x9e3779b97f4a7c15] = doneRec{start: t0 - int64(i)*500, status: terminals[i%4]}
+				tr.done[uint64(i)*0x9e3779b97f4a7c15] = mkDone(t0-int64(i)*500, terminals[i%4], 0)
 			}
 			dir, _ := storage.Open(b.TempDir())
 			var n int

@@ -65,10 +65,30 @@ type runRec struct {
 	ver    uint16 // index in the version table (version breakdown)
 }
 
-type doneRec struct {
-	start  int64
-	status durable.Status
-	ver    uint16
+// doneRec is the record of a terminal execution, packed in 64 bits (a
+// million of them are a map of 16-byte entries): its StartTimestamp in ms
+// (43 bits, up to the year 2248), its status (3 bits) and its version index
+// (16 bits).
+type doneRec uint64
+
+const (
+	doneStartBits  = 43
+	doneStatusBits = 3
+	// maxDoneStart is the latest StartTimestamp a record holds.
+	maxDoneStart = 1<<doneStartBits - 1
+)
+
+func mkDone(start int64, s durable.Status, ver uint16) doneRec {
+	return doneRec(uint64(min(max(start, 0), maxDoneStart)) | uint64(s)<<doneStartBits | uint64(ver)<<(doneStartBits+doneStatusBits))
+}
+
+func (d doneRec) start() int64 { return int64(d & maxDoneStart) }
+func (d doneRec) status() durable.Status {
+	return durable.Status(d >> doneStartBits & (1<<doneStatusBits - 1))
+}
+func (d doneRec) ver() uint16 { return uint16(d >> (doneStartBits + doneStatusBits)) }
+func (d doneRec) withVer(v uint16) doneRec {
+	return mkDone(d.start(), d.status(), v)
 }
 
 // obs is one listed execution, validated and reduced to what the tracker
@@ -275,7 +295,7 @@ func (t *tracker) vanished(seen map[uint64]struct{}) []runRec {
 func (t *tracker) estimate(from, to int64) int {
 	n := 0
 	for _, d := range t.done {
-		if d.start >= from && d.start <= to {
+		if d.start() >= from && d.start() <= to {
 			n++
 		}
 	}
@@ -380,14 +400,14 @@ func (t *tracker) settle(o *obs, now int64, missed bool) {
 	if d, ok := t.done[o.hash]; ok {
 		// Terminal statuses are final, but if the API changes its mind the
 		// gauges follow it; the counters stay as first counted.
-		if d.status != o.status {
-			t.done[o.hash] = doneRec{start: d.start, status: o.status, ver: d.ver}
+		if d.status() != o.status {
+			t.done[o.hash] = mkDone(d.start(), o.status, d.ver())
 			t.corrections++
 		}
-		if t.byVersion && o.arn != "" && d.ver != o.ver {
+		if t.byVersion && o.arn != "" && d.ver() != o.ver {
 			// A record kept from before the breakdown was on.
 			d = t.done[o.hash]
-			d.ver = o.ver
+			d = d.withVer(o.ver)
 			t.done[o.hash] = d
 		}
 		return
@@ -396,12 +416,12 @@ func (t *tracker) settle(o *obs, now int64, missed bool) {
 	if _, ok := t.tomb[o.hash]; ok {
 		if o.start >= cov {
 			delete(t.tomb, o.hash)
-			t.done[o.hash] = doneRec{start: o.start, status: o.status, ver: o.ver}
+			t.done[o.hash] = mkDone(o.start, o.status, o.ver)
 		}
 		return
 	}
 	if o.start >= cov {
-		t.done[o.hash] = doneRec{start: o.start, status: o.status, ver: o.ver}
+		t.done[o.hash] = mkDone(o.start, o.status, o.ver)
 	} else {
 		t.tomb[o.hash] = now + t.tombTTL
 	}
@@ -443,12 +463,12 @@ func (t *tracker) counts(s durable.Status) bool {
 // again they return to the gauges but are never counted a second time.
 func (t *tracker) dropPhantoms(b *batch) {
 	for h, d := range t.done {
-		if d.start <= b.listedAfter+1000 || !b.listedStatuses[d.status] {
+		if d.start() <= b.listedAfter+1000 || !b.listedStatuses[d.status()] {
 			continue
 		}
 		if _, ok := b.windowSeen[h]; !ok {
 			delete(t.done, h)
-			t.tomb[h] = d.start + t.window + t.overlap
+			t.tomb[h] = d.start() + t.window + t.overlap
 			t.corrections++
 		}
 	}
@@ -472,7 +492,7 @@ func (t *tracker) flag(key uint64, r durable.Reason, now int64) bool {
 func (t *tracker) evict(now int64) {
 	cov := t.coverage(now)
 	for h, d := range t.done {
-		if d.start < cov {
+		if d.start() < cov {
 			delete(t.done, h)
 		}
 	}
@@ -496,8 +516,8 @@ func (t *tracker) recount(now int64) {
 	cut := now - t.window
 	var c [durable.NumStatuses]uint64
 	for _, d := range t.done {
-		if d.start >= cut {
-			c[d.status]++
+		if d.start() >= cut {
+			c[d.status()]++
 		}
 	}
 	oldest := int64(0)
