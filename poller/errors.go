@@ -112,7 +112,8 @@ func (m *Manager) errorPhase(ctx context.Context, t *target, src Source, s Setti
 }
 
 // refreshBreakdowns publishes a copy of the last snapshot with the
-// tracker's current error counts.
+// tracker's current error counts, through store: a timeout that setTimeout
+// sets meanwhile is not lost.
 func (t *target) refreshBreakdowns(tr *tracker) {
 	prev := t.snap.Load()
 	if prev == nil {
@@ -121,5 +122,5 @@ func (t *target) refreshBreakdowns(tr *tracker) {
 	s := *prev
 	s.Errors, s.PendingErrors = nil, 0
 	tr.fillErrors(&s)
-	t.snap.Store(&s)
+	t.store(&s)
 }

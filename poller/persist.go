@@ -28,7 +28,7 @@ func (m *Manager) newTarget(sp Spec) *target {
 		// Staleness alerts see the real age of the numbers.
 		s := *t.snap.Load()
 		s.LastSuccess = float64(t.tracker.lastSuccess) / 1000
-		t.snap.Store(&s)
+		t.store(&s)
 	}
 	return t
 }

@@ -89,7 +89,7 @@ func gather(ctx context.Context, src Source, t *tracker, spec *Spec, start time.
 	limit := c.pageLimit(t)
 	list := func(q scrape.Query, window bool) error {
 		q.MaxPages = limit
-		v := &validator{key: t.key, keepARN: t.byVersion || t.byErrorType, function: spec.Function, b: b, seen: make(map[uint64]struct{})}
+		v := t.validator(spec.Function, b, true)
 		n, err := src.List(ctx, q, func(e scrape.Execution) {
 			h, _ := v.observe(e)
 			if h == 0 {
@@ -193,7 +193,7 @@ func confirmStale(ctx context.Context, src Source, t *tracker, spec *Spec, b *ba
 		if err != nil {
 			return fmt.Errorf("read back stale running execution: %w", err)
 		}
-		v := &validator{key: t.key, keepARN: t.byVersion || t.byErrorType, function: spec.Function, b: b}
+		v := t.validator(spec.Function, b, false)
 		if h, ok := v.observe(e); ok && h == o.hash {
 			if last := &b.items[len(b.items)-1]; last.final() {
 				last.stale = true
@@ -237,7 +237,7 @@ func resolveVanished(ctx context.Context, src Source, t *tracker, spec *Spec, b 
 		// Only the vanished executions are taken from this listing: the rest
 		// of the range can lie outside the state's coverage.
 		tmp := &batch{}
-		v := &validator{key: t.key, keepARN: t.byVersion || t.byErrorType, function: spec.Function, b: tmp, seen: make(map[uint64]struct{})}
+		v := t.validator(spec.Function, tmp, true)
 		n, err := src.List(ctx, q, func(e scrape.Execution) { v.observe(e) })
 		req[durable.OpList] += uint64(n)
 		if err != nil {
@@ -254,7 +254,7 @@ func resolveVanished(ctx context.Context, src Source, t *tracker, spec *Spec, b 
 			return !still
 		})
 	}
-	v := &validator{key: t.key, keepARN: t.byVersion || t.byErrorType, function: spec.Function, b: b}
+	v := t.validator(spec.Function, b, false)
 	for _, r := range van {
 		e, err := src.Get(ctx, r.arn)
 		req[durable.OpGet]++

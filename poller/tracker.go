@@ -570,6 +570,17 @@ func (t *tracker) fill(s *snapshot.Snapshot) {
 	}
 }
 
+// validator returns a validator of the executions of function into b, with
+// this tracker's hash key; listing says it reads a listing, whose
+// duplicates it reports (a read has none).
+func (t *tracker) validator(function string, b *batch, listing bool) *validator {
+	v := &validator{key: t.key, keepARN: t.byVersion || t.byErrorType, function: function, b: b}
+	if listing {
+		v.seen = make(map[uint64]struct{})
+	}
+	return v
+}
+
 // validator turns scrape.Executions into observations for one target.
 type validator struct {
 	key      uint64 // the tracker's hash key
