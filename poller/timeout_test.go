@@ -6,7 +6,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/durable"
 	"github.com/lambda-durable-exporter/lambda-durable-exporter/scrape"
+	"github.com/lambda-durable-exporter/lambda-durable-exporter/snapshot"
 )
 
 // TestTimeoutChangeKeepsTheLoop: an Apply that changes only a target's
@@ -52,4 +54,23 @@ func TestTimeoutChangeKeepsTheLoop(t *testing.T) {
 			t.Errorf("timeout after it became unknown = %v, want 0", n.ExecutionTimeout)
 		}
 	})
+}
+
+// TestErrorCountsKeepTheTimeout: the error phase republishes the last
+// snapshot with new error counts; when setTimeout stored a new timeout after
+// that snapshot was taken, the copy published still carries it (it goes
+// through store, as every publication does).
+func TestErrorCountsKeepTheTimeout(t *testing.T) {
+	tg := &target{spec: quietSpec("a"), tracker: newTracker()}
+	tg.tracker.setErrorBreakdown(true, 20)
+	tg.publish(tg.tracker, time.Time{}, 0, true, snapshot.Requests{})
+	stale := *tg.snap.Load() // what the error phase loaded
+	tg.setTimeout(2 * time.Hour)
+	tg.snap.Store(&stale) // the interleaving: its copy lands after setTimeout's
+	tg.tracker.countError(durable.Failed, "X")
+	tg.refreshBreakdowns(tg.tracker)
+	s := tg.snap.Load()
+	if s.ExecutionTimeout != 7200 || len(s.Errors) != 1 {
+		t.Fatalf("after the error phase: timeout %v, errors %v; want 7200 and one", s.ExecutionTimeout, s.Errors)
+	}
 }
